@@ -1,0 +1,87 @@
+import type { Plane } from './plane-config.js';
+
+/**
+ * The RouteTable custom resource (detour.dev/v1alpha1): what the controller compiles
+ * from Pods and Secrets, one object per namespace and plane, and what every proxy
+ * watches. It holds no secret: API keys travel as SHA-256 digests.
+ *
+ * manifests/base/crd.yaml is the schema the API server enforces for this shape.
+ */
+export const ROUTE_TABLE_GROUP = 'detour.dev';
+export const ROUTE_TABLE_VERSION = 'v1alpha1';
+export const ROUTE_TABLE_API_VERSION = `${ROUTE_TABLE_GROUP}/${ROUTE_TABLE_VERSION}`;
+export const ROUTE_TABLE_KIND = 'RouteTable';
+export const ROUTE_TABLE_PLURAL = 'routetables';
+
+/** One RouteTable per namespace and plane, named after the plane. */
+export function routeTableName(plane: Plane): string {
+  return `detour-${plane}`;
+}
+
+export interface RouteEndpoint {
+  ip: string;
+  port: number;
+  /** The pod behind the endpoint, for logs and `detour routes`. */
+  pod: string;
+}
+
+export interface RouteSpec {
+  /** Lower-case hostname or IPv4 address, no port. */
+  host: string;
+  /** Normalised path prefix: starts with `/`, no trailing `/` except the root. */
+  path: string;
+  /**
+   * RFC 3339 time of the oldest pod claiming this host+path in this namespace; across
+   * namespaces the oldest claim wins (ties: namespace name order).
+   */
+  claimedAt: string;
+  endpoints: RouteEndpoint[];
+}
+
+export interface RouteTableSpec {
+  plane: Plane;
+  /**
+   * Hex SHA-256 digests of the accepted API-key header values: the Secret's `.data`
+   * string (base64, as the seed compared it) and the decoded plain value. Absent or empty
+   * when the namespace has no API-key Secret.
+   */
+  apiKeySha256?: string[];
+  routes: RouteSpec[];
+}
+
+export interface SkippedEntry {
+  namespace: string;
+  pod: string;
+  annotation: string;
+  value: string;
+  reason: string;
+}
+
+export interface RouteConflict {
+  host: string;
+  path: string;
+  /** Namespace whose (older) claim serves the route. */
+  winner: string;
+  /** Namespace whose claim was dropped. */
+  loser: string;
+}
+
+export interface RouteTableStatus {
+  skipped: SkippedEntry[];
+  conflicts: RouteConflict[];
+}
+
+export interface RouteTableResource {
+  apiVersion: typeof ROUTE_TABLE_API_VERSION;
+  kind: typeof ROUTE_TABLE_KIND;
+  metadata: {
+    name: string;
+    namespace: string;
+    labels?: Record<string, string>;
+    resourceVersion?: string;
+    creationTimestamp?: string;
+    uid?: string;
+  };
+  spec: RouteTableSpec;
+  status?: RouteTableStatus;
+}
