@@ -17,7 +17,8 @@ export type DetourErrorCode =
   | 'DETOUR_E_IPTABLES'
   | 'DETOUR_E_KUBE'
   | 'DETOUR_E_WATCH'
-  | 'DETOUR_E_UPSTREAM';
+  | 'DETOUR_E_UPSTREAM'
+  | 'DETOUR_E_BODY_TOO_LARGE';
 
 export class DetourError extends Error {
   readonly code: DetourErrorCode;
