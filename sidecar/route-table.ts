@@ -1,0 +1,308 @@
+import type {
+  RouteConflict,
+  RouteTableResource,
+  SkippedEntry,
+} from '../shared/route-table-resource.js';
+import { normalisePath } from '../shared/path-prefix.js';
+
+/**
+ * The proxy's route table: immutable, built once per update from the RouteTable
+ * resources of one plane, and swapped whole (a request never sees half a table).
+ *
+ * Matching is nginx's `server_name` + prefix `location`, by segment:
+ * 1. the Host header, lower-cased, without its port and trailing dot, picks a host
+ *    exactly (one map probe);
+ * 2. the request path, normalised as routes are (shared/path-prefix.ts), is cut at each
+ *    `/` from the longest prefix down to `/`, one map probe per segment, and the first
+ *    hit is the longest matching route.
+ * So a lookup costs O(segments of the path), whatever the number of routes.
+ */
+
+export interface Endpoint {
+  readonly ip: string;
+  readonly port: number;
+  readonly pod: string;
+  readonly namespace: string;
+  /** `ip:port` (`[ip]:port` for an IPv6 pod IP): the authority to connect to. */
+  readonly key: string;
+}
+
+export interface Route {
+  /** `${host}${path}`: the route's name in logs and metric labels. */
+  readonly id: string;
+  readonly host: string;
+  readonly path: string;
+  readonly namespace: string;
+  readonly endpoints: readonly Endpoint[];
+  /** Hex SHA-256 digests of the accepted API-key header values; empty: no key required. */
+  readonly apiKeySha256: readonly string[];
+  /** When the namespace first claimed host+path (RFC 3339); the oldest claim wins. */
+  readonly claimedAt: string;
+}
+
+export type MatchResult =
+  | { kind: 'route'; route: Route }
+  | { kind: 'unknown-host' }
+  | { kind: 'unknown-path'; host: string };
+
+/** What admin `GET /routes` serves. API-key digests are not shown, only whether one applies. */
+export interface RouteTableJSON {
+  version: number;
+  routeCount: number;
+  routes: {
+    id: string;
+    host: string;
+    path: string;
+    namespace: string;
+    claimedAt: string;
+    apiKeyRequired: boolean;
+    endpoints: { ip: string; port: number; pod: string; key: string }[];
+  }[];
+  skipped: SkippedEntry[];
+  conflicts: RouteConflict[];
+}
+
+let lastVersion = 0;
+
+export class RouteTable {
+  /** Monotonic per process: a later table has a higher version. */
+  readonly version: number;
+  readonly routeCount: number;
+  /** host -> (normalised path -> route). */
+  readonly #byHost: ReadonlyMap<string, ReadonlyMap<string, Route>>;
+  readonly #routes: readonly Route[];
+  readonly #skipped: readonly SkippedEntry[];
+  readonly #conflicts: readonly RouteConflict[];
+
+  private constructor(
+    routes: readonly Route[],
+    skipped: readonly SkippedEntry[],
+    conflicts: readonly RouteConflict[],
+  ) {
+    this.version = ++lastVersion;
+    const byHost = new Map<string, Map<string, Route>>();
+    for (const route of routes) {
+      let paths = byHost.get(route.host);
+      if (paths === undefined) {
+        paths = new Map();
+        byHost.set(route.host, paths);
+      }
+      paths.set(route.path, route);
+    }
+    this.#byHost = byHost;
+    this.#routes = routes;
+    this.routeCount = routes.length;
+    this.#skipped = skipped;
+    this.#conflicts = conflicts;
+  }
+
+  static empty(): RouteTable {
+    return new RouteTable([], [], []);
+  }
+
+  /**
+   * Merges the RouteTables of every namespace of one plane. The compiler already resolved
+   * cross-namespace collisions, but tables arrive one by one from the API server (and a
+   * file may hold hand-written ones), so the rule is applied again: for one host+path the
+   * oldest `claimedAt` wins, ties broken by namespace name; the loser is reported.
+   */
+  static fromResources(resources: readonly RouteTableResource[]): RouteTable {
+    const claims = new Map<string, Route>();
+    const conflicts = new Map<string, RouteConflict>();
+    const skipped: SkippedEntry[] = [];
+    const sorted = [...resources].sort((a, b) =>
+      compareText(a.metadata.namespace, b.metadata.namespace),
+    );
+    for (const resource of sorted) {
+      const namespace = resource.metadata.namespace;
+      const apiKeySha256 = Object.freeze([...(resource.spec.apiKeySha256 ?? [])]);
+      for (const spec of resource.spec.routes) {
+        const route = toRoute(namespace, spec, apiKeySha256);
+        const id = route.id;
+        const held = claims.get(id);
+        if (held === undefined) {
+          claims.set(id, route);
+        } else if (held.namespace === namespace) {
+          claims.set(id, mergeRoutes(held, route));
+        } else {
+          const [winner, loser] = olderFirst(held, route);
+          claims.set(id, winner);
+          const conflict = {
+            host: route.host,
+            path: route.path,
+            winner: winner.namespace,
+            loser: loser.namespace,
+          };
+          conflicts.set(conflictKey(conflict), conflict);
+        }
+      }
+      skipped.push(...(resource.status?.skipped ?? []));
+      for (const conflict of resource.status?.conflicts ?? []) {
+        conflicts.set(conflictKey(conflict), conflict);
+      }
+    }
+    const routes = [...claims.values()].sort(
+      (a, b) => compareText(a.host, b.host) || compareText(a.path, b.path),
+    );
+    const allConflicts = [...conflicts.values()].sort((a, b) =>
+      compareText(conflictKey(a), conflictKey(b)),
+    );
+    return new RouteTable(routes, skipped, allConflicts);
+  }
+
+  /** `host` is a Host header (any case, may carry `:port`); `path` may carry `?query`. */
+  match(host: string, path: string): MatchResult {
+    const name = hostKey(host);
+    const paths = this.#byHost.get(name);
+    if (paths === undefined) return { kind: 'unknown-host' };
+    const normalised = normalisePath(path);
+    const exact = paths.get(normalised);
+    if (exact !== undefined) return { kind: 'route', route: exact };
+    let end = normalised.lastIndexOf('/');
+    while (end > 0) {
+      const route = paths.get(normalised.slice(0, end));
+      if (route !== undefined) return { kind: 'route', route };
+      end = normalised.lastIndexOf('/', end - 1);
+    }
+    const root = paths.get('/');
+    if (root !== undefined) return { kind: 'route', route: root };
+    return { kind: 'unknown-path', host: name };
+  }
+
+  hasHost(host: string): boolean {
+    return this.#byHost.has(hostKey(host));
+  }
+
+  /** The known hosts, sorted. */
+  hosts(): string[] {
+    return [...this.#byHost.keys()].sort(compareText);
+  }
+
+  /** Every route, sorted by host then path. */
+  routes(): readonly Route[] {
+    return this.#routes;
+  }
+
+  /** The routes of one host (any case, may carry a port), sorted by path. */
+  routesForHost(host: string): Route[] {
+    return [...(this.#byHost.get(hostKey(host))?.values() ?? [])].sort((a, b) =>
+      compareText(a.path, b.path),
+    );
+  }
+
+  get skipped(): readonly SkippedEntry[] {
+    return this.#skipped;
+  }
+
+  get conflicts(): readonly RouteConflict[] {
+    return this.#conflicts;
+  }
+
+  toJSON(): RouteTableJSON {
+    return {
+      version: this.version,
+      routeCount: this.routeCount,
+      routes: this.#routes.map((r) => ({
+        id: r.id,
+        host: r.host,
+        path: r.path,
+        namespace: r.namespace,
+        claimedAt: r.claimedAt,
+        apiKeyRequired: r.apiKeySha256.length > 0,
+        endpoints: r.endpoints.map((e) => ({ ip: e.ip, port: e.port, pod: e.pod, key: e.key })),
+      })),
+      skipped: [...this.#skipped],
+      conflicts: [...this.#conflicts],
+    };
+  }
+}
+
+/**
+ * The Host header as a route key: lower-cased, without port, IPv6 brackets or the
+ * trailing dot of a fully-qualified name (nginx strips it too:
+ * https://github.com/nginx/nginx/blob/master/src/http/ngx_http_request.c, ngx_http_validate_host).
+ */
+export function hostKey(host: string): string {
+  let name = host;
+  if (name.startsWith('[')) {
+    const close = name.indexOf(']');
+    name = close === -1 ? name.slice(1) : name.slice(1, close);
+  } else {
+    const colon = name.indexOf(':');
+    if (colon !== -1) name = name.slice(0, colon);
+  }
+  if (name.endsWith('.')) name = name.slice(0, -1);
+  return name.toLowerCase();
+}
+
+/** `ip:port`, bracketing an IPv6 address as a URL authority does. */
+export function endpointKey(ip: string, port: number): string {
+  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
+
+function toRoute(
+  namespace: string,
+  spec: RouteTableResource['spec']['routes'][number],
+  apiKeySha256: readonly string[],
+): Route {
+  const host = hostKey(spec.host);
+  const path = normalisePath(spec.path);
+  const endpoints = dedupeEndpoints(
+    spec.endpoints.map((e) =>
+      Object.freeze({
+        ip: e.ip,
+        port: e.port,
+        pod: e.pod,
+        namespace,
+        key: endpointKey(e.ip, e.port),
+      }),
+    ),
+  );
+  return Object.freeze({
+    id: `${host}${path}`,
+    host,
+    path,
+    namespace,
+    endpoints: Object.freeze(endpoints),
+    apiKeySha256,
+    claimedAt: spec.claimedAt,
+  });
+}
+
+function dedupeEndpoints(endpoints: Endpoint[]): Endpoint[] {
+  const seen = new Set<string>();
+  return endpoints.filter((e) => {
+    if (seen.has(e.key)) return false;
+    seen.add(e.key);
+    return true;
+  });
+}
+
+/** Two claims of one namespace on one host+path (two tables of one namespace): one pool. */
+function mergeRoutes(a: Route, b: Route): Route {
+  return Object.freeze({
+    ...a,
+    endpoints: Object.freeze(dedupeEndpoints([...a.endpoints, ...b.endpoints])),
+    claimedAt: claimTime(b) < claimTime(a) ? b.claimedAt : a.claimedAt,
+  });
+}
+
+function olderFirst(a: Route, b: Route): [Route, Route] {
+  const order = claimTime(a) - claimTime(b) || compareText(a.namespace, b.namespace);
+  return order <= 0 ? [a, b] : [b, a];
+}
+
+/** Milliseconds since the epoch; an unreadable time counts as the newest claim. */
+function claimTime(route: Route): number {
+  const ms = Date.parse(route.claimedAt);
+  return Number.isNaN(ms) ? Number.MAX_SAFE_INTEGER : ms;
+}
+
+function conflictKey(c: RouteConflict): string {
+  return `${c.host}${c.path}\u0000${c.winner}\u0000${c.loser}`;
+}
+
+/** Code-point order, independent of the process locale (deterministic everywhere). */
+export function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
