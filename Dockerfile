@@ -1,0 +1,53 @@
+# syntax=docker/dockerfile:1
+# One image for every role: the webhook injects containers with `args` only
+# ([init, ...], [proxy, ...]) and the control plane runs [webhook, ...] and
+# [controller, ...], so the entrypoint is the `detour` CLI itself.
+#
+# Build:  docker build -t detour:0.1.0 .
+# test/unit/dockerfile.test.ts checks the essentials below (no Docker engine on CI).
+
+ARG NODE_IMAGE=node:24-slim
+
+# --- build: full dev dependencies, TypeScript -> dist/ -------------------------------
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY bin ./bin
+COPY shared ./shared
+COPY webhook ./webhook
+COPY sidecar ./sidecar
+COPY controller ./controller
+RUN npm run build
+
+# --- production dependencies only (no tsc, mocha, eslint, the `node` binary package) --
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+
+# --- runtime ---------------------------------------------------------------------------
+FROM ${NODE_IMAGE} AS runtime
+# iptables for `detour init`: Debian's package ships both backends (iptables-legacy and
+# iptables-nft, via xtables-legacy-multi / xtables-nft-multi); init picks the one the node
+# uses, as Istio's istio-iptables does.
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends iptables \
+  && rm -rf /var/lib/apt/lists/*
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+COPY package.json ./
+# `detour` on PATH, as `npm link` would make it: a symlink to the built entry point
+# (package.json "bin"), whose shebang runs node. Node resolves the symlink, so the
+# entry point's relative imports and /app/node_modules are found.
+RUN chmod 0755 dist/bin/detour.js && ln -s /app/dist/bin/detour.js /usr/local/bin/detour
+# The proxy's UID/GID (shared/labels.ts PROXY_UID): iptables exempts this UID's traffic
+# from capture, so the proxy's own upstream connections are not looped back into it.
+# `detour init` is the only role that runs as root; the webhook sets runAsUser: 0 on it.
+USER 1337:1337
+EXPOSE 8443 15000 15001 15020
+ENTRYPOINT ["detour"]
+CMD ["--help"]
