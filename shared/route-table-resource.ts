@@ -69,6 +69,14 @@ export interface RouteConflict {
 export interface RouteTableStatus {
   skipped: SkippedEntry[];
   conflicts: RouteConflict[];
+  /**
+   * Summaries for `kubectl get routetables` (the CRD's printer columns cannot count or
+   * collect a list): the sorted distinct hosts of spec.routes, len(spec.routes) and
+   * len(conflicts). Optional: readers never depend on them.
+   */
+  hosts?: string[];
+  routeCount?: number;
+  conflictCount?: number;
 }
 
 export interface RouteTableResource {
