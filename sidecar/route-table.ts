@@ -4,6 +4,7 @@ import type {
   SkippedEntry,
 } from '../shared/route-table-resource.js';
 import { normalisePath } from '../shared/path-prefix.js';
+import { compareText } from '../shared/compare-text.js';
 
 /**
  * The proxy's route table: immutable, built once per update from the RouteTable
@@ -300,9 +301,4 @@ function claimTime(route: Route): number {
 
 function conflictKey(c: RouteConflict): string {
   return `${c.host}${c.path}\u0000${c.winner}\u0000${c.loser}`;
-}
-
-/** Code-point order, independent of the process locale (deterministic everywhere). */
-export function compareText(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
