@@ -1,0 +1,119 @@
+import { BadAnnotationError } from '../shared/errors.js';
+import { ANNOTATIONS } from '../shared/labels.js';
+import {
+  defaultCaptureSettings,
+  parseBoolean,
+  parseCaptureMode,
+  parseCidrList,
+  parsePortList,
+  type CaptureSettings,
+} from '../shared/capture-settings.js';
+import type { ProxyResources } from './injector-config.js';
+import { parseQuantity } from './quantity.js';
+
+/** Everything the pod's `detour.dev/*` annotations decide, validated. */
+export interface InjectionSettings {
+  nativeSidecar: boolean;
+  capture: CaptureSettings;
+  resources: ProxyResources;
+  logLevel?: string;
+}
+
+// pino's levels: the proxy's LOG_LEVEL takes exactly these (shared/logger.ts).
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+const RESOURCE_ANNOTATIONS = {
+  cpu: ANNOTATIONS.proxyCpu,
+  memory: ANNOTATIONS.proxyMemory,
+  cpuLimit: ANNOTATIONS.proxyCpuLimit,
+  memoryLimit: ANNOTATIONS.proxyMemoryLimit,
+} as const;
+
+/**
+ * Reads the pod's annotations over the injector's defaults. Every value goes through
+ * the same parsers `detour init` uses for its flags, so what the webhook renders init
+ * accepts; a bad value throws BadAnnotationError naming the annotation and the value.
+ */
+export function readInjectionSettings(
+  annotations: Readonly<Record<string, string>>,
+  defaults: { resources: ProxyResources; proxyUid: number },
+): InjectionSettings {
+  const read = <T>(key: string, parse: (value: string) => T): T | undefined => {
+    const value = annotations[key];
+    if (value === undefined) return undefined;
+    try {
+      return parse(value);
+    } catch (err) {
+      throw new BadAnnotationError(key, value, (err as Error).message);
+    }
+  };
+
+  const base = defaultCaptureSettings();
+  const capture: CaptureSettings = {
+    ...base,
+    mode: read(ANNOTATIONS.capture, parseCaptureMode) ?? base.mode,
+    capturePorts: read(ANNOTATIONS.capturePorts, nonEmpty(parsePortList)) ?? base.capturePorts,
+    excludeOutboundPorts:
+      read(ANNOTATIONS.excludeOutboundPorts, parsePortList) ?? base.excludeOutboundPorts,
+    excludeOutboundCidrs:
+      read(ANNOTATIONS.excludeOutboundCidrs, parseCidrList) ?? base.excludeOutboundCidrs,
+    dnsCapture: read(ANNOTATIONS.dnsCapture, parseBoolean) ?? base.dnsCapture,
+    proxyUid: defaults.proxyUid,
+  };
+
+  const resources: ProxyResources = { ...defaults.resources };
+  for (const [key, annotation] of Object.entries(RESOURCE_ANNOTATIONS) as [
+    keyof ProxyResources,
+    string,
+  ][]) {
+    const value = read(annotation, (v) => (parseQuantity(v), v));
+    if (value !== undefined) resources[key] = value;
+  }
+  checkRequestWithinLimit(resources, 'cpu', 'cpuLimit', annotations);
+  checkRequestWithinLimit(resources, 'memory', 'memoryLimit', annotations);
+
+  const logLevel = read(ANNOTATIONS.logLevel, (v) => {
+    if (!LOG_LEVELS.includes(v)) throw new Error(`expected one of ${LOG_LEVELS.join(', ')}`);
+    return v;
+  });
+
+  return {
+    nativeSidecar: read(ANNOTATIONS.nativeSidecar, parseBoolean) ?? true,
+    capture,
+    resources,
+    ...(logLevel === undefined ? {} : { logLevel }),
+  };
+}
+
+function nonEmpty<T>(parse: (value: string) => T[]): (value: string) => T[] {
+  return (value) => {
+    const list = parse(value);
+    if (list.length === 0) throw new Error('expected at least one port');
+    return list;
+  };
+}
+
+/**
+ * The API server rejects a container whose request exceeds its limit; refusing here
+ * names the annotation instead of leaving the user with a generic validation error.
+ */
+function checkRequestWithinLimit(
+  resources: ProxyResources,
+  request: 'cpu' | 'memory',
+  limit: 'cpuLimit' | 'memoryLimit',
+  annotations: Readonly<Record<string, string>>,
+): void {
+  const req = resources[request];
+  const lim = resources[limit];
+  if (req === undefined || lim === undefined) return;
+  if (parseQuantity(req) <= parseQuantity(lim)) return;
+  const blamed =
+    annotations[RESOURCE_ANNOTATIONS[limit]] !== undefined
+      ? RESOURCE_ANNOTATIONS[limit]
+      : RESOURCE_ANNOTATIONS[request];
+  throw new BadAnnotationError(
+    blamed,
+    annotations[blamed] ?? '',
+    `the proxy's ${request} request ${req} exceeds its limit ${lim}`,
+  );
+}

@@ -1,0 +1,169 @@
+import type { Container, EnvVar, Probe, Volume } from './pod-types.js';
+import { toInitArgs } from '../shared/capture-settings.js';
+import { CONTAINER_NAMES, PORTS } from '../shared/labels.js';
+import type { InjectorConfig, ProxyResources } from './injector-config.js';
+import type { InjectionSettings } from './injection-settings.js';
+
+/** Builders for what the injector adds; plain data, no decisions about placement. */
+
+export const TOKEN_VOLUME = 'detour-token';
+// Where client-node's loadFromCluster() looks for the ServiceAccount token.
+const TOKEN_MOUNT_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+export interface ProxyIdentity {
+  uid: number;
+  gid: number;
+}
+
+export function proxyContainer(
+  settings: InjectionSettings,
+  config: InjectorConfig,
+  identity: ProxyIdentity,
+  options: { native: boolean; tokenVolume: boolean },
+): Container {
+  const ready: Probe = {
+    httpGet: { path: '/ready', port: PORTS.admin },
+    periodSeconds: 2,
+    timeoutSeconds: 3,
+    failureThreshold: 3,
+  };
+  return {
+    name: CONTAINER_NAMES.proxy,
+    image: config.image,
+    ...pullPolicy(config),
+    // The image's entrypoint is `detour`; the source defaults to `kube` in a pod.
+    args: ['proxy', '--mode', 'sidecar'],
+    env: [
+      downward('POD_NAME', 'metadata.name'),
+      downward('POD_NAMESPACE', 'metadata.namespace'),
+      ...(settings.logLevel === undefined ? [] : [{ name: 'LOG_LEVEL', value: settings.logLevel }]),
+    ],
+    ports: proxyPorts(settings),
+    // A native sidecar: an init container that keeps running, started before the app.
+    // https://kubernetes.io/docs/concepts/workloads/pods/sidecar-containers/
+    ...(options.native ? { restartPolicy: 'Always' } : {}),
+    // The startupProbe holds the following init containers (and the app) until the
+    // proxy has its first route table, so the app's first call is already routed.
+    ...(options.native
+      ? { startupProbe: { ...ready, periodSeconds: 1, failureThreshold: 300 } }
+      : {}),
+    readinessProbe: ready,
+    ...resources(settings.resources),
+    securityContext: {
+      runAsUser: identity.uid,
+      runAsGroup: identity.gid,
+      runAsNonRoot: true,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+    },
+    ...(options.tokenVolume
+      ? { volumeMounts: [{ name: TOKEN_VOLUME, mountPath: TOKEN_MOUNT_PATH, readOnly: true }] }
+      : {}),
+  };
+}
+
+export function initContainer(settings: InjectionSettings, config: InjectorConfig): Container {
+  return {
+    name: CONTAINER_NAMES.init,
+    image: config.image,
+    ...pullPolicy(config),
+    args: toInitArgs(settings.capture),
+    resources: { requests: { cpu: '10m', memory: '32Mi' } },
+    securityContext: {
+      runAsUser: 0,
+      runAsGroup: 0,
+      runAsNonRoot: false,
+      privileged: false,
+      allowPrivilegeEscalation: false,
+      // iptables takes its lock in /run/xtables.lock, so the root FS stays writable,
+      // as in Istio's istio-init; the capabilities are the whole privilege.
+      readOnlyRootFilesystem: false,
+      capabilities: { drop: ['ALL'], add: ['NET_ADMIN', 'NET_RAW'] },
+    },
+  };
+}
+
+/**
+ * With `automountServiceAccountToken: false` nothing mounts a token, but the proxy must
+ * still watch RouteTables; this volume is the one the kubelet would have mounted
+ * (token, CA, namespace), given to the proxy alone so the app stays without one.
+ * https://kubernetes.io/docs/concepts/security/service-accounts/#assign-to-pod
+ */
+export function tokenVolume(): Volume {
+  return {
+    name: TOKEN_VOLUME,
+    projected: {
+      defaultMode: 0o644,
+      sources: [
+        { serviceAccountToken: { path: 'token', expirationSeconds: 3607 } },
+        { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+        {
+          downwardAPI: {
+            items: [
+              {
+                path: 'namespace',
+                fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' },
+              },
+            ],
+          },
+        },
+      ],
+    },
+  };
+}
+
+/**
+ * `capture: proxy-env`: no iptables, the app's HTTP client is pointed at the proxy.
+ * Loopback and the API server stay direct: the proxy routes HTTP between pods, and a
+ * client-go style client talking to the API server must not be sent through it.
+ */
+export const PROXY_URL = `http://127.0.0.1:${PORTS.outbound}`;
+export const NO_PROXY =
+  'localhost,127.0.0.1,::1,kubernetes.default.svc,kubernetes.default.svc.cluster.local';
+
+export function proxyEnv(): EnvVar[] {
+  return [
+    { name: 'HTTP_PROXY', value: PROXY_URL },
+    { name: 'http_proxy', value: PROXY_URL },
+    { name: 'NO_PROXY', value: NO_PROXY },
+    { name: 'no_proxy', value: NO_PROXY },
+  ];
+}
+
+function proxyPorts(settings: InjectionSettings): Container['ports'] {
+  const ports: NonNullable<Container['ports']> = [
+    { name: 'detour-admin', containerPort: PORTS.admin, protocol: 'TCP' },
+  ];
+  if (settings.capture.mode !== 'none') {
+    ports.push({ name: 'detour-outbound', containerPort: PORTS.outbound, protocol: 'TCP' });
+  }
+  if (settings.capture.mode === 'iptables' && settings.capture.dnsCapture) {
+    ports.push(
+      { name: 'detour-dns-udp', containerPort: PORTS.dns, protocol: 'UDP' },
+      { name: 'detour-dns-tcp', containerPort: PORTS.dns, protocol: 'TCP' },
+    );
+  }
+  return ports;
+}
+
+function resources(r: ProxyResources): Pick<Container, 'resources'> {
+  const requests: Record<string, string> = {};
+  const limits: Record<string, string> = {};
+  if (r.cpu !== undefined) requests.cpu = r.cpu;
+  if (r.memory !== undefined) requests.memory = r.memory;
+  if (r.cpuLimit !== undefined) limits.cpu = r.cpuLimit;
+  if (r.memoryLimit !== undefined) limits.memory = r.memoryLimit;
+  const out: NonNullable<Container['resources']> = {};
+  if (Object.keys(requests).length > 0) out.requests = requests;
+  if (Object.keys(limits).length > 0) out.limits = limits;
+  return Object.keys(out).length > 0 ? { resources: out } : {};
+}
+
+function pullPolicy(config: InjectorConfig): Pick<Container, 'imagePullPolicy'> {
+  return config.imagePullPolicy === undefined ? {} : { imagePullPolicy: config.imagePullPolicy };
+}
+
+function downward(name: string, fieldPath: string): EnvVar {
+  return { name, valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath } } };
+}
