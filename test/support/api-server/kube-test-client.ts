@@ -1,0 +1,146 @@
+/**
+ * Small helpers tests use to drive the double through the real client library:
+ * routable pods (create, then PUT status the way the kubelet reports readiness), Secrets,
+ * and waiting for a condition.
+ */
+/* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment, @typescript-eslint/no-misused-spread --
+ * client-node's models are behaviour-less generated classes and its API takes plain
+ * object literals; the rules guard against class instances that have methods. */
+import { CoreV1Api, type KubeConfig, type V1Pod, type V1Secret } from '@kubernetes/client-node';
+
+export interface PodSpecInput {
+  namespace: string;
+  name: string;
+  ip: string;
+  hosts?: string;
+  paths?: string;
+  ports?: number[];
+  ready?: boolean;
+  labels?: Record<string, string>;
+  hostsAnnotation?: string;
+  pathsAnnotation?: string;
+}
+
+export function routablePod(input: PodSpecInput): V1Pod {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: input.name,
+      namespace: input.namespace,
+      labels: input.labels ?? { routable: 'true' },
+      annotations: {
+        ...(input.hosts === undefined
+          ? {}
+          : { [input.hostsAnnotation ?? 'privateHosts']: input.hosts }),
+        ...(input.paths === undefined
+          ? {}
+          : { [input.pathsAnnotation ?? 'privatePaths']: input.paths }),
+      },
+    },
+    spec: {
+      containers: [
+        {
+          name: 'app',
+          image: 'example/app:1',
+          ports: (input.ports ?? [8080]).map((containerPort) => ({ containerPort })),
+        },
+      ],
+    },
+  };
+}
+
+export function podStatus(ip: string, ready: boolean): V1Pod['status'] {
+  return {
+    phase: 'Running',
+    podIP: ip,
+    podIPs: [{ ip }],
+    conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }],
+  };
+}
+
+export class KubeTestClient {
+  readonly core: CoreV1Api;
+
+  constructor(kc: KubeConfig) {
+    this.core = kc.makeApiClient(CoreV1Api);
+  }
+
+  /** Creates the pod, then reports it Running (and Ready unless `ready: false`). */
+  async createPod(input: PodSpecInput): Promise<V1Pod> {
+    await this.core.createNamespacedPod({ namespace: input.namespace, body: routablePod(input) });
+    return this.setPodStatus(input.namespace, input.name, input.ip, input.ready ?? true);
+  }
+
+  async setPodStatus(namespace: string, name: string, ip: string, ready: boolean): Promise<V1Pod> {
+    const pod = await this.core.readNamespacedPod({ namespace, name });
+    pod.status = podStatus(ip, ready);
+    return this.core.replaceNamespacedPodStatus({ namespace, name, body: pod });
+  }
+
+  async deletePod(namespace: string, name: string): Promise<void> {
+    await this.core.deleteNamespacedPod({ namespace, name });
+  }
+
+  async annotatePod(namespace: string, name: string, annotations: Record<string, string>) {
+    const pod = await this.core.readNamespacedPod({ namespace, name });
+    pod.metadata = {
+      ...pod.metadata,
+      annotations: { ...pod.metadata?.annotations, ...annotations },
+    };
+    return this.core.replaceNamespacedPod({ namespace, name, body: pod });
+  }
+
+  async putSecret(
+    namespace: string,
+    name: string,
+    data: Record<string, string>,
+  ): Promise<V1Secret> {
+    const body = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name, namespace } as {
+        name: string;
+        namespace: string;
+        resourceVersion?: string;
+      },
+      data: Object.fromEntries(
+        Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
+      ),
+    };
+    try {
+      const current = await this.core.readNamespacedSecret({ namespace, name });
+      body.metadata.resourceVersion = current.metadata?.resourceVersion;
+      return await this.core.replaceNamespacedSecret({ namespace, name, body });
+    } catch (err) {
+      if ((err as { code?: number }).code !== 404) throw err;
+      return this.core.createNamespacedSecret({ namespace, body });
+    }
+  }
+
+  async deleteSecret(namespace: string, name: string): Promise<void> {
+    await this.core.deleteNamespacedSecret({ namespace, name });
+  }
+}
+
+/** Polls `check` until it returns a value other than undefined (bounded by `timeoutMs`). */
+export async function eventually<T>(
+  check: () => T | undefined | Promise<T | undefined>,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (let i = 0; Date.now() < deadline && i < 10_000; i++) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}${lastError instanceof Error ? `: ${lastError.message}` : ''}`,
+  );
+}
