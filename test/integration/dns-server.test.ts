@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDnsServer, type DnsServer } from '../../sidecar/dns/dns-server.js';
-import { tcpQueries, udpQuery } from '../support/dns-client.js';
+import { firstData, rcodeOf, tcpQueries, udpQuery } from '../support/dns-client.js';
 import { startFakeResolver, type FakeResolver } from '../support/fake-resolver.js';
 
 describe('DNS server (real UDP and TCP on 127.0.0.1, fake resolver on 127.0.0.2)', function () {
@@ -48,12 +48,12 @@ describe('DNS server (real UDP and TCP on 127.0.0.1, fake resolver on 127.0.0.2)
     const before = upstream.queries.length;
     const first = await udpQuery(server.port, 'my-application.my-namespace');
     const again = await udpQuery(server.port, 'my-application.my-namespace');
-    expect(first.rcode).to.equal('NOERROR');
-    const address: unknown = first.answers?.[0]?.data;
+    expect(rcodeOf(first)).to.equal('NOERROR');
+    const address = firstData(first);
     expect(address)
       .to.be.a('string')
       .and.match(/^240\.240\.\d+\.\d+$/);
-    expect(again.answers?.[0]?.data).to.equal(address);
+    expect(firstData(again)).to.equal(address);
     expect(upstream.queries.length).to.equal(before);
   });
 
@@ -63,16 +63,16 @@ describe('DNS server (real UDP and TCP on 127.0.0.1, fake resolver on 127.0.0.2)
       { name: 'my-application.my-namespace', type: 'AAAA' },
     ]);
     const viaUdp = await udpQuery(server.port, 'my-application.my-namespace');
-    expect(a!.answers?.[0]?.data).to.equal(viaUdp.answers?.[0]?.data);
-    expect(aaaa!.rcode).to.equal('NOERROR');
+    expect(firstData(a!)).to.equal(firstData(viaUdp));
+    expect(rcodeOf(aaaa!)).to.equal('NOERROR');
     expect(aaaa!.answers).to.deep.equal([]);
   });
 
   it('forwards other names unchanged to the resolv.conf nameserver', async () => {
     const answer = await udpQuery(server.port, 'unknown.example');
-    expect(answer.answers?.[0]?.data).to.equal('198.18.0.99');
+    expect(firstData(answer)).to.equal('198.18.0.99');
     const missing = await udpQuery(server.port, 'nothing.example');
-    expect(missing.rcode).to.equal('NXDOMAIN');
+    expect(rcodeOf(missing)).to.equal('NXDOMAIN');
     expect(upstream.queries.map((q) => q.name)).to.include.members([
       'unknown.example',
       'nothing.example',
@@ -82,10 +82,10 @@ describe('DNS server (real UDP and TCP on 127.0.0.1, fake resolver on 127.0.0.2)
   it('follows the route table as it changes', async () => {
     hosts.add('orders.shop');
     const answer = await udpQuery(server.port, 'orders.shop');
-    expect(answer.answers?.[0]?.data).to.match(/^240\.240\./);
+    expect(firstData(answer)).to.match(/^240\.240\./);
     hosts.delete('orders.shop');
     const gone = await udpQuery(server.port, 'orders.shop');
-    expect(gone.rcode).to.equal('NXDOMAIN');
+    expect(rcodeOf(gone)).to.equal('NXDOMAIN');
   });
 
   it('passes a truncated UDP answer to a UDP client, and retries over TCP for a TCP client', async () => {
@@ -93,12 +93,12 @@ describe('DNS server (real UDP and TCP on 127.0.0.1, fake resolver on 127.0.0.2)
     expect(overUdp.flag_tc).to.be.true;
     const [overTcp] = await tcpQueries(server.port, [{ name: 'big.example', type: 'A' }]);
     expect(overTcp!.flag_tc).to.be.false;
-    expect(overTcp!.answers?.[0]?.data).to.equal('198.18.0.98');
+    expect(firstData(overTcp!)).to.equal('198.18.0.98');
     expect(upstream.queries).to.deep.include({ name: 'big.example', type: 'A', transport: 'tcp' });
   });
 
   it('answers SERVFAIL when the resolver does not answer in time', async () => {
     const answer = await udpQuery(server.port, 'slow.example');
-    expect(answer.rcode).to.equal('SERVFAIL');
+    expect(rcodeOf(answer)).to.equal('SERVFAIL');
   });
 });

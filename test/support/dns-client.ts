@@ -66,3 +66,14 @@ export function tcpQueries(
     setTimeout(() => socket.write(bytes.subarray(3)), 20);
   });
 }
+
+/** The response code; dns-packet decodes it, but its types leave it out. */
+export function rcodeOf(packet: dnsPacket.DecodedPacket): string {
+  return (packet as unknown as { rcode: string }).rcode;
+}
+
+/** The data of the first answer record (an address for A records). */
+export function firstData(packet: dnsPacket.DecodedPacket): unknown {
+  const answer = packet.answers?.[0] as { data?: unknown } | undefined;
+  return answer?.data;
+}

@@ -4,6 +4,7 @@ import { decideQuery, isTruncated, routeHostFor, servfail } from '../../sidecar/
 import { frame, FrameReader } from '../../sidecar/dns/dns-forwarder.js';
 import { parseResolvConf } from '../../sidecar/dns/resolv-conf.js';
 import { VipAllocator } from '../../sidecar/dns/vip-allocator.js';
+import { rcodeOf } from '../support/dns-client.js';
 
 const HOSTS = new Set(['my-application.my-namespace', 'orders']);
 const hasHost = (name: string): boolean => HOSTS.has(name);
@@ -99,7 +100,7 @@ describe('DNS decisions', () => {
     if (decision.kind !== 'answer') return;
     const response = dnsPacket.decode(decision.response);
     expect(response.id).to.equal(4242);
-    expect(response.rcode).to.equal('NOERROR');
+    expect(rcodeOf(response)).to.equal('NOERROR');
     expect(response.flag_rd).to.be.true;
     expect(response.answers).to.have.length(1);
     expect(response.answers?.[0]).to.include({
@@ -116,7 +117,7 @@ describe('DNS decisions', () => {
       expect(decision.kind).to.equal('answer');
       if (decision.kind !== 'answer') return;
       const response = dnsPacket.decode(decision.response);
-      expect(response.rcode).to.equal('NOERROR');
+      expect(rcodeOf(response)).to.equal('NOERROR');
       expect(response.answers).to.deep.equal([]);
     });
   }
@@ -130,7 +131,7 @@ describe('DNS decisions', () => {
     const failed = servfail(query('example.com', 'A', 99))!;
     const decoded = dnsPacket.decode(failed);
     expect(decoded.id).to.equal(99);
-    expect(decoded.rcode).to.equal('SERVFAIL');
+    expect(rcodeOf(decoded)).to.equal('SERVFAIL');
     expect(isTruncated(failed)).to.be.false;
     const tc = dnsPacket.encode({ id: 1, type: 'response', flags: dnsPacket.TRUNCATED_RESPONSE });
     expect(isTruncated(tc)).to.be.true;
