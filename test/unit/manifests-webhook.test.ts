@@ -134,7 +134,7 @@ describe('manifests: the MutatingWebhookConfiguration', function () {
         expect(own).to.equal(DETOUR_NAMESPACE);
         for (const namespace of [own, ...SYSTEM_NAMESPACES]) {
           // Even labelled for injection, with a pod that asks for it.
-          for (const podLabels of [{}, { [INJECT_KEY]: 'true' }]) {
+          for (const podLabels of [{}, { [INJECT_KEY]: 'true' }] as Record<string, string>[]) {
             expect(
               called(webhooks, namespace, { [INJECTION_LABEL]: 'enabled' }, podLabels),
               namespace,
