@@ -4,7 +4,8 @@ import type { Logger } from '../../shared/logger.js';
 import { DEFAULT_VIP_CIDR } from '../../shared/capture-settings.js';
 import { decideQuery, DEFAULT_TTL, servfail, type AnswerContext } from './dns-answer.js';
 import { forwardQuery, frame, FrameReader, type Upstream } from './dns-forwarder.js';
-import { readResolvConf } from './resolv-conf.js';
+import { readResolvConf, type ResolvConf } from './resolv-conf.js';
+import { errorMessage } from '../../shared/errors.js';
 import { VipAllocator } from './vip-allocator.js';
 
 /**
@@ -38,7 +39,8 @@ export interface DnsServer {
 const MAX_TCP_IDLE_MS = 10_000;
 
 export async function startDnsServer(options: DnsServerOptions): Promise<DnsServer> {
-  const resolv = readResolvConf(options.resolvConf);
+  const log = options.logger;
+  const resolv = readOrEmpty(options.resolvConf, log);
   const nameserver = resolv.nameservers[0];
   const upstream: Upstream | undefined =
     nameserver === undefined ? undefined : { host: nameserver, port: options.upstreamPort ?? 53 };
@@ -48,7 +50,6 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
     vips: new VipAllocator(options.vipCidr ?? DEFAULT_VIP_CIDR),
     ttl: options.ttl ?? DEFAULT_TTL,
   };
-  const log = options.logger;
   const timeoutMs = options.upstreamTimeoutMs ?? 5_000;
 
   const resolve = async (query: Buffer, transport: 'udp' | 'tcp'): Promise<Buffer | undefined> => {
@@ -116,6 +117,16 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
       ]);
     },
   };
+}
+
+/** A pod always has a resolv.conf; without one we still answer route hosts. */
+function readOrEmpty(path: string, log: Logger | undefined): ResolvConf {
+  try {
+    return readResolvConf(path);
+  } catch (err) {
+    log?.warn({ path, err: errorMessage(err) }, 'no resolv.conf: other names get SERVFAIL');
+    return { nameservers: [], search: [] };
+  }
 }
 
 /**
