@@ -1,0 +1,124 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ProxyServer } from './proxy-server.js';
+import { errorMessage } from '../shared/errors.js';
+
+/**
+ * The proxy's admin port (15000, loopback-only reachable in a pod by convention):
+ * `/healthz` (the process runs), `/ready` (200 only once the first complete table is in
+ * and until draining starts; the native sidecar's startupProbe waits on it), `/metrics`,
+ * `/routes` (the table as JSON) and `/routes/explain?url=` (sidecar/explain.ts).
+ * Plain node:http: four read-only endpoints do not need a framework.
+ */
+export interface ExplainOptions {
+  mode: 'sidecar' | 'gateway';
+  apiKeyHeader: string;
+  clientMaxBodySize: number;
+}
+
+type ExplainModule = {
+  explain: (table: ProxyServer['table'], url: string, options: ExplainOptions) => unknown;
+};
+
+export class AdminServer {
+  readonly server: http.Server;
+  readonly #proxy: ProxyServer;
+  readonly #source: string;
+
+  constructor(proxy: ProxyServer, source: string) {
+    this.#proxy = proxy;
+    this.#source = source;
+    this.server = http.createServer((req, res) => {
+      this.#handle(req, res).catch((err: unknown) => {
+        send(res, 500, { error: 'internal', message: errorMessage(err) });
+      });
+    });
+  }
+
+  listen(port: number, host: string): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    this.server.closeAllConnections();
+    return new Promise((resolve) => {
+      this.server.close(() => {
+        resolve();
+      });
+    });
+  }
+
+  async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://admin');
+    const proxy = this.#proxy;
+    switch (url.pathname) {
+      case '/healthz':
+        send(res, 200, { status: 'ok' });
+        return;
+      case '/ready':
+        if (proxy.ready) {
+          send(res, 200, { status: 'ready', tableVersion: proxy.table.version });
+        } else {
+          send(res, 503, {
+            status: proxy.draining ? 'draining' : 'waiting for the first route table',
+            source: this.#source,
+          });
+        }
+        return;
+      case '/metrics': {
+        const body = await proxy.metrics.registry.metrics();
+        res.writeHead(200, { 'content-type': proxy.metrics.registry.contentType });
+        res.end(body);
+        return;
+      }
+      case '/routes':
+        send(res, 200, { source: this.#source, ready: proxy.ready, ...proxy.table.toJSON() });
+        return;
+      case '/routes/explain': {
+        const target = url.searchParams.get('url');
+        if (target === null || target === '') {
+          send(res, 400, { error: 'missing', message: 'pass ?url=http://host/path' });
+          return;
+        }
+        const module = await loadExplain();
+        send(
+          res,
+          200,
+          module.explain(proxy.table, target, {
+            mode: proxy.mode,
+            apiKeyHeader: proxy.apiKeyHeader,
+            clientMaxBodySize: proxy.clientMaxBodySize,
+          }),
+        );
+        return;
+      }
+      default:
+        send(res, 404, {
+          error: 'not found',
+          endpoints: ['/healthz', '/ready', '/metrics', '/routes', '/routes/explain?url='],
+        });
+    }
+  }
+}
+
+// explain.ts belongs to the routes command; loaded on first use so the admin server
+// does not pay for it at start.
+const EXPLAIN_MODULE = './explain.js';
+async function loadExplain(): Promise<ExplainModule> {
+  return (await import(EXPLAIN_MODULE)) as ExplainModule;
+}
+
+function send(res: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body, null, 2) + '\n';
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}

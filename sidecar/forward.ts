@@ -1,0 +1,233 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import { responseHeaders } from './hop-headers.js';
+import { sendAnswer, type ProxyAnswerCode } from './error-response.js';
+import { BodyTooLargeError } from './policies/body-size.js';
+import type { Upstream, Upstreams } from './upstreams.js';
+import type { Route } from './route-table.js';
+
+/**
+ * One request on its way through the proxy: what the access log and the metrics report
+ * when it ends. Plain fields on one object per request (no closures) keep the hot path
+ * cheap; the response's `close` event is where it is logged, whatever the outcome.
+ */
+export class Exchange {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly start: number;
+  readonly method: string;
+  host = '';
+  path = '';
+  requestId = '';
+  route: Route | undefined = undefined;
+  /** Metric/log label of the route: its id, or `passthrough` / `-`. */
+  routeLabel = '-';
+  upstream: Upstream | undefined = undefined;
+  bytesIn = 0;
+  bytesOut = 0;
+  attempts = 0;
+  /** Set when the proxy answered or aborted itself. */
+  error: ProxyAnswerCode | undefined = undefined;
+  /** The request body as undici reads it (the request itself, or a limiting pipe). */
+  body: Readable | null = null;
+  headers: string[] = [];
+  idempotent = false;
+
+  /** Logs and counts the exchange once its response closed. */
+  readonly owner: { finish(ex: Exchange): void };
+
+  constructor(
+    req: IncomingMessage,
+    res: ServerResponse,
+    start: number,
+    owner: { finish(ex: Exchange): void },
+  ) {
+    this.owner = owner;
+    this.req = req;
+    this.res = res;
+    this.start = start;
+    this.method = req.method ?? 'GET';
+  }
+}
+
+// https://www.rfc-editor.org/rfc/rfc9110#section-9.2.2
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+export function isIdempotent(method: string): boolean {
+  return IDEMPOTENT.has(method);
+}
+
+/** Errors raised before the request reached the upstream at all: safe to retry. */
+const CONNECT_ERRORS = new Set([
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EHOSTDOWN',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EADDRNOTAVAIL',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+/**
+ * A reused keep-alive connection the upstream had already closed: the request may or may
+ * not have been seen, so only idempotent requests without a body are retried.
+ */
+const RESET_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
+
+function errorCode(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : '';
+}
+
+export interface ForwardHooks {
+  upstreams: Upstreams;
+  /** Called for each failed attempt (metrics). */
+  onUpstreamError(kind: 'connect' | 'timeout' | 'reset', ex: Exchange): void;
+  onRetry(ex: Exchange): void;
+}
+
+/** Sends `ex` to `upstream`; the handler streams the answer back into `ex.res`. */
+export function forward(ex: Exchange, upstream: Upstream, hooks: ForwardHooks): void {
+  ex.upstream = upstream;
+  ex.attempts++;
+  const options: Dispatcher.DispatchOptions = {
+    path: ex.path,
+    method: ex.method,
+    headers: ex.headers,
+    body: ex.body,
+  };
+  upstream.pool.dispatch(options, new ForwardHandler(ex, upstream, hooks));
+}
+
+/**
+ * undici's dispatch handler (the v2 controller API). Backpressure goes both ways:
+ * undici pauses reading the request body when the upstream socket is full; this pauses
+ * the upstream response when the client socket is full and resumes it on `drain`.
+ */
+class ForwardHandler implements Dispatcher.DispatchHandler {
+  readonly #ex: Exchange;
+  readonly #upstream: Upstream;
+  readonly #hooks: ForwardHooks;
+
+  constructor(ex: Exchange, upstream: Upstream, hooks: ForwardHooks) {
+    this.#ex = ex;
+    this.#upstream = upstream;
+    this.#hooks = hooks;
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    const ex = this.#ex;
+    if (ex.res.destroyed) {
+      controller.abort(new Error('client went away'));
+      return;
+    }
+    abortOnClientClose(ex, controller);
+  }
+
+  onBodySent(chunk: Buffer | string): void {
+    this.#ex.bytesIn += chunk.length;
+  }
+
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+    statusMessage?: string,
+  ): void {
+    const ex = this.#ex;
+    this.#hooks.upstreams.answered(this.#upstream, statusCode);
+    if (ex.res.destroyed) {
+      controller.abort(new Error('client went away'));
+      return;
+    }
+    const list = responseHeaders(headers);
+    if (statusMessage === undefined || statusMessage === '') {
+      ex.res.writeHead(statusCode, list);
+    } else {
+      ex.res.writeHead(statusCode, statusMessage, list);
+    }
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    const ex = this.#ex;
+    ex.bytesOut += chunk.length;
+    if (!ex.res.write(chunk)) {
+      controller.pause();
+      ex.res.once('drain', () => {
+        controller.resume();
+      });
+    }
+  }
+
+  onResponseEnd(): void {
+    this.#ex.res.end();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    const ex = this.#ex;
+    const hooks = this.#hooks;
+    const res = ex.res;
+    if (res.destroyed && !res.writableFinished && ex.error === undefined) return; // client left
+    if (err instanceof BodyTooLargeError) {
+      answerOrCut(ex, 'DETOUR_E_BODY_TOO_LARGE', err.message, true);
+      return;
+    }
+    const code = errorCode(err);
+    const connect = CONNECT_ERRORS.has(code);
+    if (connect || code === 'UND_ERR_HEADERS_TIMEOUT') {
+      hooks.onUpstreamError(connect ? 'connect' : 'timeout', ex);
+      if (connect) hooks.upstreams.connectFailed(this.#upstream);
+    } else if (RESET_ERRORS.has(code)) {
+      hooks.onUpstreamError('reset', ex);
+    }
+    if (!res.headersSent && this.#retry(connect, RESET_ERRORS.has(code))) return;
+    if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT') {
+      answerOrCut(ex, 'DETOUR_E_TIMEOUT', code);
+    } else if (connect) {
+      answerOrCut(ex, 'DETOUR_E_CONNECT', code);
+    } else {
+      answerOrCut(ex, 'DETOUR_E_UPSTREAM_RESET', code === '' ? err.message : code);
+    }
+  }
+
+  /** One retry on another endpoint, for requests that certainly did not reach one. */
+  #retry(connect: boolean, reset: boolean): boolean {
+    const ex = this.#ex;
+    if (ex.attempts > 1 || !ex.idempotent) return false;
+    const bodyUnread = ex.body === null || !ex.body.readableDidRead;
+    if (!((connect && bodyUnread) || (reset && ex.body === null))) return false;
+    const next =
+      ex.route === undefined ? undefined : this.#hooks.upstreams.pick(ex.route, this.#upstream);
+    if (next === undefined) return false;
+    this.#hooks.onRetry(ex);
+    forward(ex, next, this.#hooks);
+    return true;
+  }
+}
+
+const kController = Symbol('detour.controller');
+type WithController = ServerResponse & { [kController]?: Dispatcher.DispatchController };
+
+/** If the client disconnects mid-exchange, stop the upstream request too. */
+function abortOnClientClose(ex: Exchange, controller: Dispatcher.DispatchController): void {
+  const res = ex.res as WithController;
+  if (res[kController] === undefined) res.once('close', abortUpstream);
+  res[kController] = controller;
+}
+
+function abortUpstream(this: WithController): void {
+  const controller = this[kController];
+  if (controller !== undefined && !this.writableFinished && !controller.aborted) {
+    controller.abort(new Error('client closed the connection'));
+  }
+}
+
+/** Answers with a proxy error if nothing was sent yet, else cuts the response short. */
+function answerOrCut(ex: Exchange, code: ProxyAnswerCode, detail: string, close = false): void {
+  ex.error = code;
+  if (!ex.res.headersSent) {
+    sendAnswer(ex.res, code, ex.requestId, detail, close);
+  } else {
+    ex.res.destroy();
+  }
+}

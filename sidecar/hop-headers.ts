@@ -1,0 +1,221 @@
+/**
+ * Header rewriting between the client and the upstream, done in one pass over Node's
+ * `rawHeaders` so the hot path never builds `req.headers`.
+ *
+ * Hop-by-hop headers belong to one connection and are not forwarded, nor are the headers
+ * a `Connection` header names (https://www.rfc-editor.org/rfc/rfc9110#section-7.6.1).
+ * undici refuses `transfer-encoding`, `keep-alive`, `upgrade` and `expect` outright, and
+ * frames the body itself from `content-length` or chunked encoding.
+ */
+
+/** Request headers never forwarded. `host` is re-added explicitly (absolute-form wins). */
+const REQUEST_DROP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'expect',
+  'host',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-request-id',
+]);
+
+const RESPONSE_DROP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/** Counts proxies a request went through; a routing loop shows up as a growing count. */
+export const HOPS_HEADER = 'x-detour-hops';
+export const DEFAULT_MAX_HOPS = 10;
+
+/** What the proxy needs from the request headers, read in the same pass. */
+export interface ScannedRequest {
+  /** Host header as sent (case and port kept), '' when absent. */
+  host: string;
+  requestId: string | undefined;
+  forwardedFor: string | undefined;
+  forwardedProto: string | undefined;
+  forwardedHost: string | undefined;
+  hops: number;
+  /** -1 when absent. */
+  contentLength: number;
+  chunked: boolean;
+  /** Value of the API-key header (the plane's `API_KEY_HEADER`), if sent. */
+  apiKey: string | undefined;
+  /** Lower-cased `Upgrade` header value, if any (e.g. `websocket`). */
+  upgrade: string | undefined;
+  /** The remaining end-to-end headers, flat `[name, value, ...]`, ready for undici. */
+  forward: string[];
+}
+
+/**
+ * Splits `rawHeaders` into the facts the proxy acts on and the headers it forwards.
+ * `apiKeyHeader` (lower case) is removed from `forward` and returned in `apiKey`.
+ */
+export function scanRequestHeaders(raw: readonly string[], apiKeyHeader: string): ScannedRequest {
+  const scanned: ScannedRequest = {
+    host: '',
+    requestId: undefined,
+    forwardedFor: undefined,
+    forwardedProto: undefined,
+    forwardedHost: undefined,
+    hops: 0,
+    contentLength: -1,
+    chunked: false,
+    apiKey: undefined,
+    upgrade: undefined,
+    forward: [],
+  };
+  let connection: string | undefined;
+  const forward = scanned.forward;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    const value = raw[i + 1] as string;
+    const lower = name.toLowerCase();
+    if (!REQUEST_DROP.has(lower)) {
+      if (lower === apiKeyHeader) {
+        scanned.apiKey = value;
+      } else if (lower === 'content-length') {
+        // Node's parser already refused conflicting lengths; keep the first copy only.
+        if (scanned.contentLength === -1) {
+          scanned.contentLength = Number(value);
+          forward.push(name, value);
+        }
+      } else if (lower === HOPS_HEADER) {
+        scanned.hops = Number(value) || 0;
+      } else {
+        forward.push(name, value);
+      }
+      continue;
+    }
+    const joined = noteDropped(scanned, lower, value, connection);
+    if (joined !== undefined) connection = joined;
+  }
+  if (connection !== undefined) {
+    scanned.forward = dropConnectionListed(forward, connection);
+  }
+  return scanned;
+}
+
+/** Records a header the proxy does not forward as is; returns the joined Connection value. */
+function noteDropped(
+  scanned: ScannedRequest,
+  lower: string,
+  value: string,
+  connection: string | undefined,
+): string | undefined {
+  switch (lower) {
+    case 'host':
+      scanned.host = value;
+      return undefined;
+    case 'x-request-id':
+      scanned.requestId ??= value;
+      return undefined;
+    case 'x-forwarded-for':
+      scanned.forwardedFor =
+        scanned.forwardedFor === undefined ? value : `${scanned.forwardedFor}, ${value}`;
+      return undefined;
+    case 'x-forwarded-proto':
+      scanned.forwardedProto ??= value;
+      return undefined;
+    case 'x-forwarded-host':
+      scanned.forwardedHost ??= value;
+      return undefined;
+    case 'transfer-encoding':
+      scanned.chunked = true;
+      return undefined;
+    case 'upgrade':
+      scanned.upgrade = value.toLowerCase();
+      return undefined;
+    case 'connection':
+      return connection === undefined ? value : `${connection},${value}`;
+    default:
+      return undefined;
+  }
+}
+
+/** Names listed in `Connection` other than the common keep-alive/close/upgrade tokens. */
+function connectionTokens(connection: string): string[] {
+  const tokens: string[] = [];
+  for (const token of connection.split(',')) {
+    const t = token.trim().toLowerCase();
+    if (t !== '' && t !== 'keep-alive' && t !== 'close' && t !== 'upgrade') tokens.push(t);
+  }
+  return tokens;
+}
+
+function dropConnectionListed(flat: string[], connection: string): string[] {
+  const tokens = connectionTokens(connection);
+  if (tokens.length === 0) return flat;
+  const out: string[] = [];
+  for (let i = 0; i < flat.length; i += 2) {
+    const name = flat[i] as string;
+    if (!tokens.includes(name.toLowerCase())) out.push(name, flat[i + 1] as string);
+  }
+  return out;
+}
+
+/**
+ * Appends the proxy's own headers: Host, X-Forwarded-* (For appended as nginx's
+ * `$proxy_add_x_forwarded_for`; Proto and Host kept when an earlier proxy set them),
+ * the request id and the incremented hop count.
+ */
+export function addProxyHeaders(
+  scanned: ScannedRequest,
+  host: string,
+  clientIp: string,
+  requestId: string,
+): string[] {
+  const out = scanned.forward;
+  out.push(
+    'host',
+    host,
+    'x-forwarded-for',
+    scanned.forwardedFor === undefined ? clientIp : `${scanned.forwardedFor}, ${clientIp}`,
+    'x-forwarded-proto',
+    scanned.forwardedProto ?? 'http',
+    'x-forwarded-host',
+    scanned.forwardedHost ?? host,
+    'x-request-id',
+    requestId,
+    HOPS_HEADER,
+    String(scanned.hops + 1),
+  );
+  return out;
+}
+
+/**
+ * The upstream's response headers (as undici parsed them, lower-case names) as a flat
+ * list for `res.writeHead`, minus hop-by-hop headers; Node re-frames the body.
+ */
+export function responseHeaders(headers: Record<string, string | string[] | undefined>): string[] {
+  const out: string[] = [];
+  let connection: string | undefined;
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    if (RESPONSE_DROP.has(name)) {
+      if (name === 'connection') connection = String(value);
+      continue;
+    }
+    if (typeof value === 'string') {
+      out.push(name, value);
+    } else {
+      for (const v of value) out.push(name, v);
+    }
+  }
+  return connection === undefined ? out : dropConnectionListed(out, connection);
+}

@@ -1,0 +1,79 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { createRegistry } from '../shared/metrics.js';
+
+/**
+ * The proxy's Prometheus metrics, served on the admin port's `/metrics`. Label sets are
+ * kept small: route ids are bounded by the table, statuses by HTTP.
+ */
+export class ProxyMetrics {
+  readonly registry: Registry;
+  readonly requests: Counter<'route' | 'status'>;
+  readonly duration: Histogram<'route'>;
+  readonly upstreamErrors: Counter<'kind'>;
+  readonly retries: Counter;
+  readonly ejections: Counter<'reason'>;
+  readonly routes: Gauge;
+  readonly tableUpdates: Counter;
+  readonly tableVersion: Gauge;
+  readonly inFlight: Gauge;
+
+  constructor(registry: Registry = createRegistry()) {
+    this.registry = registry;
+    const registers = [registry];
+    this.requests = new Counter({
+      name: 'detour_proxy_requests_total',
+      help: 'Requests answered, by route id (or passthrough / -) and status code',
+      labelNames: ['route', 'status'],
+      registers,
+    });
+    this.duration = new Histogram({
+      name: 'detour_proxy_request_duration_seconds',
+      help: 'Time from request headers to the end of the response, by route',
+      labelNames: ['route'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.upstreamErrors = new Counter({
+      name: 'detour_proxy_upstream_errors_total',
+      help: 'Failed upstream attempts: connect (refused, unreachable), timeout, reset',
+      labelNames: ['kind'],
+      registers,
+    });
+    this.retries = new Counter({
+      name: 'detour_proxy_retries_total',
+      help: 'Idempotent requests retried on another endpoint',
+      registers,
+    });
+    this.ejections = new Counter({
+      name: 'detour_proxy_ejections_total',
+      help: 'Endpoints ejected from load balancing, by reason (connect, 5xx)',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.routes = new Gauge({
+      name: 'detour_proxy_routes',
+      help: 'Routes in the current table',
+      registers,
+    });
+    this.tableUpdates = new Counter({
+      name: 'detour_proxy_table_updates_total',
+      help: 'Route tables swapped in',
+      registers,
+    });
+    this.tableVersion = new Gauge({
+      name: 'detour_proxy_table_version',
+      help: 'Version of the current route table (monotonic per process)',
+      registers,
+    });
+    this.inFlight = new Gauge({
+      name: 'detour_proxy_requests_in_flight',
+      help: 'Requests being proxied right now',
+      registers,
+    });
+  }
+
+  observe(route: string, status: number, seconds: number): void {
+    this.requests.inc({ route, status: String(status) });
+    this.duration.observe({ route }, seconds);
+  }
+}

@@ -1,0 +1,102 @@
+import { PassThrough } from 'node:stream';
+import { request } from 'undici';
+import { AccessLog } from '../../sidecar/access-log.js';
+import { ProxyMetrics } from '../../sidecar/proxy-metrics.js';
+import { ProxyServer, type ProxyMode } from '../../sidecar/proxy-server.js';
+import { RouteTable } from '../../sidecar/route-table.js';
+import type { UpstreamOptions } from '../../sidecar/upstreams.js';
+import type { RouteTableResource } from '../../shared/route-table-resource.js';
+
+/** An in-process proxy on 127.0.0.1:0 with its access log captured as parsed lines. */
+export interface TestProxy {
+  readonly proxy: ProxyServer;
+  readonly port: number;
+  readonly origin: string;
+  /** Access-log records written so far. */
+  readonly log: Record<string, unknown>[];
+  setResources(resources: RouteTableResource[]): void;
+  close(): Promise<void>;
+}
+
+export async function startProxy(
+  options: {
+    mode?: ProxyMode;
+    resources?: RouteTableResource[];
+    clientMaxBodySize?: number;
+    apiKeyHeader?: string;
+    upstreams?: Partial<UpstreamOptions>;
+  } = {},
+): Promise<TestProxy> {
+  const log: Record<string, unknown>[] = [];
+  const destination = new PassThrough();
+  let pending = '';
+  destination.setEncoding('utf8').on('data', (chunk: string) => {
+    pending += chunk;
+    let nl = pending.indexOf('\n');
+    while (nl !== -1) {
+      log.push(JSON.parse(pending.slice(0, nl)) as Record<string, unknown>);
+      pending = pending.slice(nl + 1);
+      nl = pending.indexOf('\n');
+    }
+  });
+  const proxy = new ProxyServer({
+    mode: options.mode ?? 'sidecar',
+    config: {
+      apiKeyHeader: options.apiKeyHeader ?? 'x-routing-api-key',
+      clientMaxBodySize: options.clientMaxBodySize ?? 1024 * 1024,
+    },
+    accessLog: new AccessLog({ format: 'json', destination }),
+    metrics: new ProxyMetrics(),
+    upstreams: options.upstreams,
+  });
+  proxy.setTable(RouteTable.fromResources(options.resources ?? []));
+  proxy.markReady();
+  const address = await proxy.listen(0, '127.0.0.1');
+  return {
+    proxy,
+    port: address.port,
+    origin: `http://127.0.0.1:${address.port}`,
+    log,
+    setResources: (resources) => {
+      proxy.setTable(RouteTable.fromResources(resources));
+    },
+    close: () => proxy.close(),
+  };
+}
+
+export interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  json: () => Record<string, unknown>;
+}
+
+/** One request through the proxy with a chosen Host header. */
+export async function send(
+  origin: string,
+  host: string,
+  path: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {},
+): Promise<Answer> {
+  const res = await request(`${origin}${path}`, {
+    method: (options.method ?? 'GET') as 'GET',
+    headers: { host, ...options.headers },
+    body: options.body,
+  });
+  const text = await res.body.text();
+  return {
+    status: res.statusCode,
+    headers: res.headers,
+    text,
+    json: () => JSON.parse(text) as Record<string, unknown>,
+  };
+}
+
+/** Waits until `predicate` holds, polling, for at most `ms` (then throws). */
+export async function eventually(predicate: () => boolean, ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
