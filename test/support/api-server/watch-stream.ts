@@ -38,7 +38,7 @@ export class WatchStream {
 
   /** Sends the store event as this watcher sees it (maybe as nothing at all). */
   deliver(event: StoreEvent): void {
-    if (event.def !== this.def) return;
+    if (event.def.plural !== this.def.plural || event.def.group !== this.def.group) return;
     const now = event.type !== 'DELETED' && this.matches(event.object);
     const before = event.type !== 'ADDED' && this.matches(event.previous);
     let type: WatchEventType | undefined;
