@@ -1,0 +1,270 @@
+import { expect } from 'chai';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Pod as PodModel } from 'kubernetes-models/v1';
+import { createLogger } from '../../shared/logger.js';
+import { createRegistry } from '../../shared/metrics.js';
+import {
+  createSelfSignedBundle,
+  serviceDnsNames,
+  type CertificateBundle,
+} from '../../webhook/certificates.js';
+import { defaultInjectorConfig } from '../../webhook/injector-config.js';
+import { applyPatch } from '../../webhook/pod-patch.js';
+import type { Pod } from '../../webhook/pod-types.js';
+import { readKeyPair, watchKeyPair } from '../../webhook/tls-files.js';
+import { startWebhookServer, type RunningWebhook } from '../../webhook/webhook-server.js';
+import { decodePatch, podCreateRequest } from '../support/admission.js';
+import { postReview, webhookRequest } from '../support/webhook-client.js';
+
+const silent = createLogger({ level: 'silent' });
+
+function review(request: unknown): unknown {
+  return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request };
+}
+
+const pod: Pod = {
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { generateName: 'web-', labels: { app: 'web' } },
+  spec: { containers: [{ name: 'web', image: 'nginx:1.27' }] },
+};
+
+describe('detour webhook over HTTPS (self-signed CA)', function () {
+  this.timeout(60_000);
+  let bundle: CertificateBundle;
+  let webhook: RunningWebhook;
+
+  before(async () => {
+    bundle = await createSelfSignedBundle({ dnsNames: serviceDnsNames('detour-system') });
+    webhook = await startWebhookServer({
+      port: 0,
+      host: '127.0.0.1',
+      tls: { cert: bundle.certPem, key: bundle.keyPem },
+      config: defaultInjectorConfig(),
+      logger: silent,
+      registry: createRegistry(),
+    });
+  });
+  after(() => webhook.close());
+
+  it('answers /healthz, trusted through the generated CA for the Service name', async () => {
+    const r = await webhookRequest(webhook.port, bundle.caPem, { path: '/healthz' });
+    expect(r.status).to.equal(200);
+    expect(r.text).to.equal('ok\n');
+  });
+
+  it('is not trusted by a client that does not know the CA', async () => {
+    const other = await createSelfSignedBundle({ dnsNames: ['x'] });
+    let error: unknown;
+    try {
+      await webhookRequest(webhook.port, other.caPem, { path: '/healthz' });
+    } catch (err) {
+      error = err;
+    }
+    expect(String(error)).to.match(/certificate/i);
+  });
+
+  it('injects a real AdmissionReview; the returned patch applies and the pod validates', async () => {
+    const request = podCreateRequest(pod, { namespace: 'shop' });
+    const r = await postReview(webhook.port, bundle.caPem, review(request));
+    expect(r.status).to.equal(200);
+    const body = JSON.parse(r.text) as {
+      apiVersion: string;
+      kind: string;
+      response: { uid: string; allowed: boolean; patchType: string; patch: string };
+    };
+    expect(body.apiVersion).to.equal('admission.k8s.io/v1');
+    expect(body.kind).to.equal('AdmissionReview');
+    expect(body.response.uid).to.equal(request.uid);
+    expect(body.response.allowed).to.equal(true);
+    expect(body.response.patchType).to.equal('JSONPatch');
+    const injected = applyPatch(pod, decodePatch(body.response.patch));
+    expect(injected.spec!.initContainers!.map((c) => c.name)).to.deep.equal([
+      'detour-init',
+      'detour-proxy',
+    ]);
+    new PodModel(injected as ConstructorParameters<typeof PodModel>[0]).validate();
+  });
+
+  it('gives a dry-run review the same patch', async () => {
+    const real = await postReview(
+      webhook.port,
+      bundle.caPem,
+      review(podCreateRequest(pod, { uid: 'same' })),
+    );
+    const dry = await postReview(
+      webhook.port,
+      bundle.caPem,
+      review(podCreateRequest(pod, { uid: 'same', dryRun: true })),
+    );
+    expect(dry.text).to.equal(real.text);
+  });
+
+  it('refuses an invalid annotation with allowed:false naming it', async () => {
+    const bad = {
+      ...pod,
+      metadata: { ...pod.metadata, annotations: { 'detour.dev/dns-capture': 'maybe' } },
+    };
+    const r = await postReview(webhook.port, bundle.caPem, review(podCreateRequest(bad)));
+    expect(r.status).to.equal(200);
+    const response = (
+      JSON.parse(r.text) as { response: { allowed: boolean; status: { message: string } } }
+    ).response;
+    expect(response.allowed).to.equal(false);
+    expect(response.status.message).to.contain('detour.dev/dns-capture').and.contain('"maybe"');
+  });
+
+  it('allows a non-Pod object unchanged', async () => {
+    const request = {
+      ...podCreateRequest(pod),
+      kind: { group: 'apps', version: 'v1', kind: 'Deployment' },
+      resource: { group: 'apps', version: 'v1', resource: 'deployments' },
+      object: { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'd' } },
+    };
+    const r = await postReview(webhook.port, bundle.caPem, review(request));
+    expect(r.status).to.equal(200);
+    expect(JSON.parse(r.text)).to.deep.equal({
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      response: { uid: request.uid, allowed: true },
+    });
+  });
+
+  it('answers 415 for a wrong Content-Type', async () => {
+    const r = await webhookRequest(webhook.port, bundle.caPem, {
+      method: 'POST',
+      path: '/mutate',
+      body: JSON.stringify(review(podCreateRequest(pod))),
+      headers: { 'content-type': 'text/plain' },
+    });
+    expect(r.status).to.equal(415);
+    expect(r.text).to.contain('application/json');
+  });
+
+  for (const [name, body] of [
+    ['an empty body', ''],
+    ['garbage', '{"apiVersion": admission'],
+    ['JSON that is not a review', '{"kind":"Pod"}'],
+    ['a review without request', '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}'],
+    ['a JSON array', '[]'],
+  ] as const) {
+    it(`answers 400 with a message for ${name}`, async () => {
+      const r = await webhookRequest(webhook.port, bundle.caPem, {
+        method: 'POST',
+        path: '/mutate',
+        body,
+        headers: { 'content-type': 'application/json' },
+      });
+      expect(r.status).to.equal(400);
+      expect((JSON.parse(r.text) as { error: string }).error).to.be.a('string').that.is.not.empty;
+    });
+  }
+
+  it('refuses a body over the limit with 413', async () => {
+    const huge = {
+      ...pod,
+      metadata: { ...pod.metadata, annotations: { big: 'x'.repeat(4 * 1024 * 1024) } },
+    };
+    const r = await postReview(webhook.port, bundle.caPem, review(podCreateRequest(huge)));
+    expect(r.status).to.equal(413);
+  });
+
+  it('counts admissions by result and records latency on /metrics', async () => {
+    const r = await webhookRequest(webhook.port, bundle.caPem, { path: '/metrics' });
+    expect(r.status).to.equal(200);
+    const count = (result: string): number =>
+      Number(
+        new RegExp(`detour_webhook_admissions_total\\{result="${result}"\\} (\\d+)`).exec(
+          r.text,
+        )?.[1],
+      );
+    expect(count('injected')).to.be.at.least(3);
+    expect(count('refused')).to.equal(1);
+    expect(count('skipped')).to.equal(1);
+    expect(count('error')).to.equal(0);
+    expect(r.text).to.match(
+      /detour_webhook_admission_duration_seconds_count\{result="injected"\} \d+/,
+    );
+  });
+
+  it('answers 404 for other paths', async () => {
+    const r = await webhookRequest(webhook.port, bundle.caPem, { path: '/nope' });
+    expect(r.status).to.equal(404);
+  });
+});
+
+describe('detour webhook TLS files', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let webhook: RunningWebhook | undefined;
+  let stop: (() => void) | undefined;
+
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'detour-webhook-tls-'));
+  });
+  afterEach(async () => {
+    stop?.();
+    await webhook?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function writePair(bundle: CertificateBundle): Promise<void> {
+    await fs.promises.writeFile(path.join(dir, 'tls.key'), bundle.keyPem);
+    await fs.promises.writeFile(path.join(dir, 'tls.crt'), bundle.certPem);
+  }
+
+  it('serves a renewed certificate without a restart', async () => {
+    const first = await createSelfSignedBundle({ dnsNames: serviceDnsNames('detour-system') });
+    const second = await createSelfSignedBundle({ dnsNames: serviceDnsNames('detour-system') });
+    await writePair(first);
+    const files = { certFile: path.join(dir, 'tls.crt'), keyFile: path.join(dir, 'tls.key') };
+    webhook = await startWebhookServer({
+      port: 0,
+      host: '127.0.0.1',
+      tls: readKeyPair(files),
+      config: defaultInjectorConfig(),
+      logger: silent,
+      registry: createRegistry(),
+    });
+    let reloads = 0;
+    stop = watchKeyPair(webhook.server, files, {
+      intervalMs: 50,
+      logger: silent,
+      onReload: () => (reloads += 1),
+    });
+    const before = await webhookRequest(webhook.port, first.caPem, { path: '/healthz' });
+    expect(before.status).to.equal(200);
+
+    // A half-written pair (new cert, old key) is refused and the old one kept.
+    await fs.promises.writeFile(files.certFile, second.certPem);
+    await new Promise((r) => setTimeout(r, 300));
+    const halfway = await webhookRequest(webhook.port, first.caPem, { path: '/healthz' });
+    expect(halfway.fingerprint, 'old certificate kept').to.equal(before.fingerprint);
+    await fs.promises.writeFile(files.keyFile, second.keyPem);
+
+    let after;
+    for (let i = 0; i < 100; i += 1) {
+      await new Promise((r) => setTimeout(r, 100));
+      try {
+        after = await webhookRequest(webhook.port, second.caPem, { path: '/healthz' });
+        break;
+      } catch {
+        // still the old certificate
+      }
+    }
+    expect(after?.status, 'new certificate served').to.equal(200);
+    expect(after?.fingerprint).to.not.equal(before.fingerprint);
+    expect(reloads).to.be.at.least(1);
+  });
+
+  it('refuses a key that does not match the certificate at start', async () => {
+    const a = await createSelfSignedBundle({ dnsNames: ['a'] });
+    const b = await createSelfSignedBundle({ dnsNames: ['b'] });
+    await writePair({ ...a, keyPem: b.keyPem });
+    expect(() =>
+      readKeyPair({ certFile: path.join(dir, 'tls.crt'), keyFile: path.join(dir, 'tls.key') }),
+    ).to.throw(/not a usable certificate and key/);
+  });
+});
