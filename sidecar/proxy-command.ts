@@ -10,6 +10,7 @@ import { AdminServer } from './admin-server.js';
 import { ProxyMetrics } from './proxy-metrics.js';
 import { ProxyServer, type ProxyMode } from './proxy-server.js';
 import { DEFAULT_UPSTREAM_OPTIONS, type UpstreamOptions } from './upstreams.js';
+import { startDnsServer, type DnsServer } from './dns/dns-server.js';
 import type { RouteSource } from './sources/route-source.js';
 
 const USAGE = `usage: detour proxy [flags]
@@ -88,8 +89,32 @@ export async function run(argv: string[]): Promise<number> {
   );
 
   // --- DNS server (capture helper) -------------------------------------------------
-  // The DNS proxy of sidecar/dns/ is started here, bound to 127.0.0.1:flags.dnsPort,
-  // answering for `proxy.table.hasHost(name)`; it is wired in with the capture issue.
+  // Sidecar mode only: route hosts get a virtual IP, other names go to the pod's
+  // resolver (sidecar/dns/). Bound to 127.0.0.1, where iptables REDIRECT sends the app's
+  // queries (DESIGN.md, "Traps"). It reads the table at query time, so it follows
+  // every swap. `--dns-port 0` picks a free port (local runs beside another proxy).
+  let dns: DnsServer | undefined;
+  try {
+    dns =
+      mode === 'sidecar'
+        ? await startDnsServer({
+            host: '127.0.0.1',
+            port: flags.dnsPort,
+            hasHost: (name) => proxy.table.hasHost(name),
+            resolvConf: '/etc/resolv.conf',
+            logger: log,
+          })
+        : undefined;
+  } catch (err) {
+    // Without it, captured DNS fails for every name: better not to start at all.
+    log.error({ err: errorMessage(err), dnsPort: flags.dnsPort }, 'dns server failed to start');
+    await shutdown(proxy, admin, source, 0);
+    accessLog.flush();
+    throw err;
+  }
+  const closeDns = async (): Promise<void> => {
+    await dns?.close();
+  };
   // ---------------------------------------------------------------------------------
 
   const stopped = waitForSignal();
@@ -101,6 +126,7 @@ export async function run(argv: string[]): Promise<number> {
   } catch (err) {
     log.error({ err: errorMessage(err), source: source.description }, 'no first route table');
     await shutdown(proxy, admin, source, 0);
+    await closeDns();
     accessLog.flush();
     throw err;
   }
@@ -110,6 +136,7 @@ export async function run(argv: string[]): Promise<number> {
   const signal = await stopped;
   log.info({ signal, inFlight: proxy.inFlight, drainTimeoutMs: flags.drainTimeoutMs }, 'draining');
   const inTime = await shutdown(proxy, admin, source, flags.drainTimeoutMs);
+  await closeDns();
   log.info({ drained: inTime }, 'stopped');
   accessLog.flush();
   // Anything still holding the event loop (a stuck socket) must not keep us alive.
