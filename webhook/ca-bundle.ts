@@ -5,6 +5,7 @@ import {
   type V1MutatingWebhookConfiguration,
 } from '@kubernetes/client-node';
 import { DetourError, errorMessage } from '../shared/errors.js';
+import type { Plain } from './pod-types.js';
 
 /**
  * Keeping the MutatingWebhookConfiguration's caBundle in step with a self-signed CA.
@@ -45,7 +46,7 @@ export interface PatchOperation {
 
 /** The guarded JSON patch setting every webhook entry's caBundle. */
 export function caBundlePatch(
-  mwc: V1MutatingWebhookConfiguration,
+  mwc: Plain<V1MutatingWebhookConfiguration>,
   caPem: string,
   now = new Date(),
 ): PatchOperation[] {

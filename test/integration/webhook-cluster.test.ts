@@ -9,6 +9,7 @@ import { Pod as PodModel } from 'kubernetes-models/v1';
 import { ApiServerDouble } from '../support/api-server/server.js';
 import { REPO_ROOT } from '../support/cli.js';
 import { webhookRequest } from '../support/webhook-client.js';
+import type { Pod } from '../../webhook/pod-types.js';
 import { startWebhookProcess, type WebhookProcess } from '../support/webhook-process.js';
 
 /**
@@ -59,6 +60,9 @@ describe('detour webhook against the API-server double', function () {
   const mwcApi = (): AdmissionregistrationV1Api =>
     api.kubeConfig().makeApiClient(AdmissionregistrationV1Api);
   const core = (): CoreV1Api => api.kubeConfig().makeApiClient(CoreV1Api);
+  // client-node types bodies as its model classes; the API takes plain JSON.
+  const createPod = (namespace: string, body: Pod): Promise<V1Pod> =>
+    core().createNamespacedPod({ namespace, body });
 
   async function bundleCas(): Promise<string[][]> {
     const mwc = await mwcApi().readMutatingWebhookConfiguration({ name: 'detour' });
@@ -89,12 +93,9 @@ describe('detour webhook against the API-server double', function () {
   });
 
   it('injects pods created in a labelled namespace (generateName only)', async () => {
-    const created = await core().createNamespacedPod({
-      namespace: 'shop',
-      body: {
-        metadata: { generateName: 'web-', labels: { app: 'web' } },
-        spec: { containers: [{ name: 'web', image: 'nginx:1.27' }] },
-      },
+    const created = await createPod('shop', {
+      metadata: { generateName: 'web-', labels: { app: 'web' } },
+      spec: { containers: [{ name: 'web', image: 'nginx:1.27' }] },
     });
     expect(created.spec?.initContainers?.map((c) => c.name)).to.deep.equal([
       'detour-init',
@@ -108,12 +109,9 @@ describe('detour webhook against the API-server double', function () {
 
   it('injects an opted-in pod elsewhere and leaves other pods alone', async () => {
     const make = (name: string, labels: Record<string, string>): Promise<V1Pod> =>
-      core().createNamespacedPod({
-        namespace: 'plain',
-        body: {
-          metadata: { name, labels },
-          spec: { containers: [{ name: 'app', image: 'busybox' }] },
-        },
+      createPod('plain', {
+        metadata: { name, labels },
+        spec: { containers: [{ name: 'app', image: 'busybox' }] },
       });
     const opted = await make('opted', { 'detour.dev/inject': 'true' });
     const other = await make('other', {});
@@ -124,12 +122,9 @@ describe('detour webhook against the API-server double', function () {
   it('denies a pod with an invalid annotation, naming it', async () => {
     let error: unknown;
     try {
-      await core().createNamespacedPod({
-        namespace: 'shop',
-        body: {
-          metadata: { name: 'bad', annotations: { 'detour.dev/proxy-memory': 'lots' } },
-          spec: { containers: [{ name: 'app', image: 'busybox' }] },
-        },
+      await createPod('shop', {
+        metadata: { name: 'bad', annotations: { 'detour.dev/proxy-memory': 'lots' } },
+        spec: { containers: [{ name: 'app', image: 'busybox' }] },
       });
     } catch (err) {
       error = err;
@@ -149,12 +144,9 @@ describe('detour webhook against the API-server double', function () {
     // Both replicas are trusted through the bundle: the API server may call either.
     for (const index of [0, 1]) {
       target = index;
-      const pod = await core().createNamespacedPod({
-        namespace: 'shop',
-        body: {
-          metadata: { generateName: 'r-' },
-          spec: { containers: [{ name: 'app', image: 'busybox' }] },
-        },
+      const pod = await createPod('shop', {
+        metadata: { generateName: 'r-' },
+        spec: { containers: [{ name: 'app', image: 'busybox' }] },
       });
       expect(pod.spec?.initContainers?.map((c) => c.name)).to.include('detour-proxy');
     }

@@ -28,8 +28,8 @@ export async function startWebhookProcess(
   const waiters = new Set<() => void>();
   let stderr = '';
   let buffered = '';
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
     buffered += d;
     const lines = buffered.split('\n');
     buffered = lines.pop() ?? '';
@@ -42,7 +42,11 @@ export async function startWebhookProcess(
     }
     for (const w of waiters) w();
   });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code) => {
+      resolve(code);
+    }),
+  );
 
   const waitForLog = (msg: string, timeoutMs = 30_000): Promise<Record<string, unknown>> =>
     new Promise((resolve, reject) => {
