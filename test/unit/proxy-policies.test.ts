@@ -1,0 +1,111 @@
+import { expect } from 'chai';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { IncomingMessage } from 'node:http';
+import { ApiKeyPolicy, sha256Hex } from '../../sidecar/policies/api-key.js';
+import { BodyLimit, BodySizePolicy, BodyTooLargeError } from '../../sidecar/policies/body-size.js';
+import { PolicyPipeline, type Policy, type PolicyRequest } from '../../sidecar/policies/policy.js';
+import { scanRequestHeaders } from '../../sidecar/hop-headers.js';
+import { RouteTable, type Route } from '../../sidecar/route-table.js';
+import { answerBody } from '../../sidecar/error-response.js';
+
+function routeWithKeys(keys: string[]): Route {
+  const table = RouteTable.fromResources([
+    {
+      apiVersion: 'detour.dev/v1alpha1',
+      kind: 'RouteTable',
+      metadata: { name: 'detour-private', namespace: 'ns' },
+      spec: {
+        plane: 'private',
+        apiKeySha256: keys.map(sha256Hex),
+        routes: [{ host: 'a.ns', path: '/', claimedAt: '2024-01-01T00:00:00Z', endpoints: [] }],
+      },
+    },
+  ]);
+  const match = table.match('a.ns', '/');
+  if (match.kind !== 'route') throw new Error('no route');
+  return match.route;
+}
+
+function request(route: Route, raw: string[]): PolicyRequest {
+  return {
+    req: {} as IncomingMessage,
+    route,
+    headers: scanRequestHeaders(raw, 'x-routing-api-key'),
+    requestId: 'r',
+  };
+}
+
+describe('policies', () => {
+  it('api-key: passes without a Secret, 403 without or with a wrong key, passes the right one', () => {
+    const policy = new ApiKeyPolicy();
+    expect(policy.check(request(routeWithKeys([]), []))).to.equal(undefined);
+    const route = routeWithKeys(['s3cret', 'czNjcmV0']);
+    expect(policy.check(request(route, []))?.code).to.equal('DETOUR_E_API_KEY');
+    expect(policy.check(request(route, ['X-Routing-Api-Key', 'nope']))?.code).to.equal(
+      'DETOUR_E_API_KEY',
+    );
+    expect(policy.check(request(route, ['X-Routing-Api-Key', 's3cret']))).to.equal(undefined);
+    expect(policy.check(request(route, ['x-routing-api-key', 'czNjcmV0']))).to.equal(undefined);
+  });
+
+  it('body-size: refuses a declared length over the limit up front, 0 disables', () => {
+    const route = routeWithKeys([]);
+    const big = request(route, ['content-length', '2048']);
+    expect(new BodySizePolicy(1024).check(big)).to.deep.include({
+      code: 'DETOUR_E_BODY_TOO_LARGE',
+      close: true,
+    });
+    expect(new BodySizePolicy(4096).check(big)).to.equal(undefined);
+    expect(new BodySizePolicy(0).check(big)).to.equal(undefined);
+  });
+
+  it('body-size: a streamed body fails once it crosses the limit', async () => {
+    const chunks = [Buffer.alloc(600), Buffer.alloc(600)];
+    let error: unknown;
+    try {
+      await pipeline(
+        Readable.from(chunks),
+        new BodyLimit(1000),
+        async (source: AsyncIterable<Buffer>) => {
+          for await (const chunk of source) void chunk;
+        },
+      );
+    } catch (err) {
+      error = err;
+    }
+    expect(error).to.be.instanceOf(BodyTooLargeError);
+  });
+
+  it('the pipeline stops at the first rejection and awaits asynchronous checks', async () => {
+    const calls: string[] = [];
+    const pass = (name: string): Policy => ({
+      name,
+      check: () => {
+        calls.push(name);
+        return undefined;
+      },
+    });
+    const slowReject: Policy = {
+      name: 'slow',
+      check: async () => {
+        calls.push('slow');
+        await new Promise((r) => setTimeout(r, 5));
+        return { code: 'DETOUR_E_API_KEY' };
+      },
+    };
+    const req = request(routeWithKeys([]), []);
+    expect(new PolicyPipeline([pass('a'), pass('b')]).run(req)).to.equal(undefined);
+    const verdict = await new PolicyPipeline([pass('c'), slowReject, pass('never')]).run(req);
+    expect(verdict?.code).to.equal('DETOUR_E_API_KEY');
+    expect(calls).to.deep.equal(['a', 'b', 'c', 'slow']);
+  });
+
+  it('answers carry the code, a message and the request id', () => {
+    expect(JSON.parse(answerBody('DETOUR_E_NO_ENDPOINT', 'req-1', 'a.ns/'))).to.deep.equal({
+      error: 'DETOUR_E_NO_ENDPOINT',
+      message: 'no ready endpoint for this route: a.ns/',
+      requestId: 'req-1',
+    });
+  });
+});
