@@ -97,11 +97,14 @@ export class NetnsLab {
   }
 
   /** A "pod": a namespace with eth0 on the bridge, a default route and its resolv.conf. */
-  addPod(name: string, options: { resolvConf?: string } = {}): NetnsPod {
+  addPod(name: string, options: { resolvConf?: string; ip?: string } = {}): NetnsPod {
     this.podCount += 1;
     const n = this.podCount;
     const ns = `${this.id}-${name}`;
-    const ipAddress = `198.18.0.${10 + n}`;
+    const ipAddress = options.ip ?? `198.18.0.${10 + n}`;
+    if (!/^198\.18\.0\.(\d+)$/.test(ipAddress) || ipAddress === BRIDGE_IP) {
+      throw new Error(`pod address ${ipAddress} must be in 198.18.0.0/24, not the bridge's`);
+    }
     this.addNamespace(ns);
     if (options.resolvConf !== undefined) {
       mkdirSync(`/etc/netns/${ns}`, { recursive: true });
