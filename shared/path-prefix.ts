@@ -22,13 +22,34 @@ const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
 
 /** Normalised form of a path (with or without `?query`/`#fragment`); always starts with `/`. */
 export function normalisePath(raw: string): string {
-  let path = raw;
-  const cut = path.search(/[?#]/);
-  if (cut !== -1) path = path.slice(0, cut);
-  if (!path.startsWith('/')) path = '/' + path;
-  // Fast path: most request paths need no work.
-  if (!/\/\/|\/\.|%|\/$/.test(path)) return path;
-  if (path.includes('%')) path = normaliseEscapes(path);
+  // One scan finds the end of the path and whether it needs any work: the proxy calls
+  // this on every request, and most request paths are already normal.
+  let end = raw.length;
+  let clean = raw.charCodeAt(0) === SLASH;
+  let previous = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw.charCodeAt(i);
+    if (c === QUESTION || c === HASH) {
+      end = i;
+      break;
+    }
+    if (c === PERCENT || (previous === SLASH && (c === SLASH || c === DOT))) clean = false;
+    previous = c;
+  }
+  if (end > 1 && previous === SLASH) clean = false;
+  const path = end === raw.length ? raw : raw.slice(0, end);
+  if (clean) return path;
+  return slowNormalise(path.startsWith('/') ? path : '/' + path);
+}
+
+const SLASH = 47;
+const DOT = 46;
+const PERCENT = 37;
+const QUESTION = 63;
+const HASH = 35;
+
+function slowNormalise(input: string): string {
+  const path = input.includes('%') ? normaliseEscapes(input) : input;
   const out: string[] = [];
   for (const segment of path.split('/')) {
     if (segment === '' || segment === '.') continue;

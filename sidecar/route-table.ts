@@ -3,7 +3,7 @@ import type {
   RouteTableResource,
   SkippedEntry,
 } from '../shared/route-table-resource.js';
-import { normalisePath } from '../shared/path-prefix.js';
+import { isSegmentPrefix, normalisePath } from '../shared/path-prefix.js';
 import { compareText } from '../shared/compare-text.js';
 
 /**
@@ -13,10 +13,12 @@ import { compareText } from '../shared/compare-text.js';
  * Matching is nginx's `server_name` + prefix `location`, by segment:
  * 1. the Host header, lower-cased, without its port and trailing dot, picks a host
  *    exactly (one map probe);
- * 2. the request path, normalised as routes are (shared/path-prefix.ts), is cut at each
- *    `/` from the longest prefix down to `/`, one map probe per segment, and the first
- *    hit is the longest matching route.
- * So a lookup costs O(segments of the path), whatever the number of routes.
+ * 2. the request path, normalised as routes are (shared/path-prefix.ts), is compared
+ *    with the host's paths longest first (a few routes per host, the usual case), or,
+ *    for a host with many routes, cut at each `/` from the longest prefix down to `/`,
+ *    one map probe per segment; the first hit is the longest matching route.
+ * So a lookup costs O(min(routes of the host, segments of the path)), whatever the
+ * total number of routes.
  */
 
 export interface Endpoint {
@@ -63,14 +65,43 @@ export interface RouteTableJSON {
   conflicts: RouteConflict[];
 }
 
+/** The routes of one host: by exact path, and longest path first. */
+interface HostRoutes {
+  byPath: Map<string, Route>;
+  longestFirst: Route[];
+}
+
+/**
+ * Up to this many routes, a host is searched by scanning its paths longest first (no
+ * allocation); above, by probing the map with each segment-wise prefix of the path.
+ */
+const SCAN_LIMIT = 8;
+
+function longestPrefix(entry: HostRoutes, path: string): Route | undefined {
+  if (entry.longestFirst.length <= SCAN_LIMIT) {
+    for (const route of entry.longestFirst) {
+      if (isSegmentPrefix(route.path, path)) return route;
+    }
+    return undefined;
+  }
+  const exact = entry.byPath.get(path);
+  if (exact !== undefined) return exact;
+  let end = path.lastIndexOf('/');
+  while (end > 0) {
+    const route = entry.byPath.get(path.slice(0, end));
+    if (route !== undefined) return route;
+    end = path.lastIndexOf('/', end - 1);
+  }
+  return entry.byPath.get('/');
+}
+
 let lastVersion = 0;
 
 export class RouteTable {
   /** Monotonic per process: a later table has a higher version. */
   readonly version: number;
   readonly routeCount: number;
-  /** host -> (normalised path -> route). */
-  readonly #byHost: ReadonlyMap<string, ReadonlyMap<string, Route>>;
+  readonly #byHost: ReadonlyMap<string, HostRoutes>;
   readonly #routes: readonly Route[];
   readonly #skipped: readonly SkippedEntry[];
   readonly #conflicts: readonly RouteConflict[];
@@ -81,14 +112,18 @@ export class RouteTable {
     conflicts: readonly RouteConflict[],
   ) {
     this.version = ++lastVersion;
-    const byHost = new Map<string, Map<string, Route>>();
+    const byHost = new Map<string, HostRoutes>();
     for (const route of routes) {
-      let paths = byHost.get(route.host);
-      if (paths === undefined) {
-        paths = new Map();
-        byHost.set(route.host, paths);
+      let entry = byHost.get(route.host);
+      if (entry === undefined) {
+        entry = { byPath: new Map(), longestFirst: [] };
+        byHost.set(route.host, entry);
       }
-      paths.set(route.path, route);
+      entry.byPath.set(route.path, route);
+      entry.longestFirst.push(route);
+    }
+    for (const entry of byHost.values()) {
+      entry.longestFirst.sort((a, b) => b.path.length - a.path.length);
     }
     this.#byHost = byHost;
     this.#routes = routes;
@@ -154,20 +189,10 @@ export class RouteTable {
   /** `host` is a Host header (any case, may carry `:port`); `path` may carry `?query`. */
   match(host: string, path: string): MatchResult {
     const name = hostKey(host);
-    const paths = this.#byHost.get(name);
-    if (paths === undefined) return { kind: 'unknown-host' };
-    const normalised = normalisePath(path);
-    const exact = paths.get(normalised);
-    if (exact !== undefined) return { kind: 'route', route: exact };
-    let end = normalised.lastIndexOf('/');
-    while (end > 0) {
-      const route = paths.get(normalised.slice(0, end));
-      if (route !== undefined) return { kind: 'route', route };
-      end = normalised.lastIndexOf('/', end - 1);
-    }
-    const root = paths.get('/');
-    if (root !== undefined) return { kind: 'route', route: root };
-    return { kind: 'unknown-path', host: name };
+    const entry = this.#byHost.get(name);
+    if (entry === undefined) return { kind: 'unknown-host' };
+    const route = longestPrefix(entry, normalisePath(path));
+    return route === undefined ? { kind: 'unknown-path', host: name } : { kind: 'route', route };
   }
 
   hasHost(host: string): boolean {
@@ -186,7 +211,7 @@ export class RouteTable {
 
   /** The routes of one host (any case, may carry a port), sorted by path. */
   routesForHost(host: string): Route[] {
-    return [...(this.#byHost.get(hostKey(host))?.values() ?? [])].sort((a, b) =>
+    return [...(this.#byHost.get(hostKey(host))?.longestFirst ?? [])].sort((a, b) =>
       compareText(a.path, b.path),
     );
   }
@@ -224,16 +249,16 @@ export class RouteTable {
  * https://github.com/nginx/nginx/blob/master/src/http/ngx_http_request.c, ngx_http_validate_host).
  */
 export function hostKey(host: string): string {
-  let name = host;
+  // V8 returns the same string when nothing changes case, so the usual Host header
+  // (a lower-case name without port or dot) costs one scan.
+  let name = host.toLowerCase();
   if (name.startsWith('[')) {
     const close = name.indexOf(']');
-    name = close === -1 ? name.slice(1) : name.slice(1, close);
-  } else {
-    const colon = name.indexOf(':');
-    if (colon !== -1) name = name.slice(0, colon);
+    return close === -1 ? name.slice(1) : name.slice(1, close);
   }
-  if (name.endsWith('.')) name = name.slice(0, -1);
-  return name.toLowerCase();
+  const colon = name.indexOf(':');
+  if (colon !== -1) name = name.slice(0, colon);
+  return name.endsWith('.') ? name.slice(0, -1) : name;
 }
 
 /** `ip:port`, bracketing an IPv6 address as a URL authority does. */

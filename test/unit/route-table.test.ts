@@ -31,7 +31,7 @@ function matchedPath(t: RouteTable, host: string, path: string): string {
 }
 
 describe('route table', () => {
-  const t = RouteTable.fromResources([
+  const sparse = RouteTable.fromResources([
     table('my-namespace', [
       { host: 'my-application.my-namespace', path: '/nodejs' },
       { host: 'my-application.my-namespace', path: '/nodejs/api' },
@@ -41,6 +41,8 @@ describe('route table', () => {
       { host: '127.0.0.11', path: '/ip' },
     ]),
   ]);
+
+  const t = sparse;
 
   describe('host match (nginx server_name)', () => {
     it('ignores case', () => {
@@ -76,48 +78,69 @@ describe('route table', () => {
     });
   });
 
-  describe('path match (prefix by segment, longest wins)', () => {
-    const h = 'my-application.my-namespace';
-    for (const [path, expected] of [
-      ['/nodejs', '/nodejs'],
-      ['/nodejs/', '/nodejs'],
-      ['/nodejs/x', '/nodejs'],
-      ['/nodejs/x/y/z', '/nodejs'],
-      ['/nodejs?q=1', '/nodejs'],
-      ['/nodejs#frag', '/nodejs'],
-      ['/nodejs/api', '/nodejs/api'],
-      ['/nodejs/api/v1?x=/y', '/nodejs/api'],
-      ['/nodejs/apis', '/nodejs'],
-      ['//nodejs//api', '/nodejs/api'],
-      ['/nodejs/./api', '/nodejs/api'],
-      ['/nodejs/api/../x', '/nodejs'],
-      ['/%6Eodejs', '/nodejs'],
-      ['/nodejsfoo', 'unknown-path'],
-      ['/nodejs%2Fapi', 'unknown-path'],
-      ['/', 'unknown-path'],
-      ['/static/../nodejs', '/nodejs'],
-      ['/other', 'unknown-path'],
-    ] as const) {
-      it(`${path} -> ${expected}`, () => {
-        expect(matchedPath(t, h, path)).to.equal(expected);
-      });
-    }
+  // A host with few routes is scanned, one with many is probed by segment: same answers.
+  const filler = Array.from({ length: 20 }, (_, i) => ({
+    host: 'my-application.my-namespace',
+    path: `/filler/${i}`,
+  }));
+  const crowded = RouteTable.fromResources([
+    table('my-namespace', [
+      ...filler,
+      { host: 'my-application.my-namespace', path: '/nodejs' },
+      { host: 'my-application.my-namespace', path: '/nodejs/api' },
+      { host: 'my-application.my-namespace', path: '/static' },
+      ...filler.map((f) => ({ ...f, host: 'root.my-namespace' })),
+      { host: 'root.my-namespace', path: '/' },
+      { host: 'root.my-namespace', path: '/special' },
+    ]),
+  ]);
+  for (const [label, routes] of [
+    ['few routes per host', sparse],
+    ['many routes per host', crowded],
+  ] as const) {
+    describe(`path match (prefix by segment, longest wins), ${label}`, () => {
+      const h = 'my-application.my-namespace';
+      for (const [path, expected] of [
+        ['/nodejs', '/nodejs'],
+        ['/nodejs/', '/nodejs'],
+        ['/nodejs/x', '/nodejs'],
+        ['/nodejs/x/y/z', '/nodejs'],
+        ['/nodejs?q=1', '/nodejs'],
+        ['/nodejs#frag', '/nodejs'],
+        ['/nodejs/api', '/nodejs/api'],
+        ['/nodejs/api/v1?x=/y', '/nodejs/api'],
+        ['/nodejs/apis', '/nodejs'],
+        ['//nodejs//api', '/nodejs/api'],
+        ['/nodejs/./api', '/nodejs/api'],
+        ['/nodejs/api/../x', '/nodejs'],
+        ['/%6Eodejs', '/nodejs'],
+        ['/nodejsfoo', 'unknown-path'],
+        ['/nodejs%2Fapi', 'unknown-path'],
+        ['/', 'unknown-path'],
+        ['/static/../nodejs', '/nodejs'],
+        ['/other', 'unknown-path'],
+      ] as const) {
+        it(`${path} -> ${expected}`, () => {
+          expect(matchedPath(routes, h, path)).to.equal(expected);
+        });
+      }
 
-    it('lets / match every path of its host', () => {
-      expect(matchedPath(t, 'root.my-namespace', '/')).to.equal('/');
-      expect(matchedPath(t, 'root.my-namespace', '/anything/at/all?x')).to.equal('/');
-      expect(matchedPath(t, 'root.my-namespace', '/special/x')).to.equal('/special');
-      expect(matchedPath(t, 'root.my-namespace', '/specialx')).to.equal('/');
-      expect(matchedPath(t, 'root.my-namespace', '')).to.equal('/');
-    });
+      it('lets / match every path of its host', () => {
+        expect(matchedPath(routes, 'root.my-namespace', '/')).to.equal('/');
+        expect(matchedPath(routes, 'root.my-namespace', '/anything/at/all?x')).to.equal('/');
+        expect(matchedPath(routes, 'root.my-namespace', '/special/x')).to.equal('/special');
+        expect(matchedPath(routes, 'root.my-namespace', '/specialx')).to.equal('/');
+        expect(matchedPath(routes, 'root.my-namespace', '')).to.equal('/');
+      });
 
-    it('names the host on an unknown path', () => {
-      expect(t.match('My-Application.my-namespace:80', '/x')).to.deep.equal({
-        kind: 'unknown-path',
-        host: 'my-application.my-namespace',
+      it('names the host on an unknown path', () => {
+        expect(routes.match('My-Application.my-namespace:80', '/x')).to.deep.equal({
+          kind: 'unknown-path',
+          host: 'my-application.my-namespace',
+        });
       });
     });
-  });
+  }
 
   it('carries namespace, endpoints, id and API-key digests on the route', () => {
     const keyed = RouteTable.fromResources([
