@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { PassThrough } from 'node:stream';
 import { request } from 'undici';
 import { AccessLog } from '../../sidecar/access-log.js';
@@ -99,4 +100,25 @@ export async function eventually(predicate: () => boolean, ms = 5_000): Promise<
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** Writes `text` as is to 127.0.0.1:port and collects everything until the server closes. */
+export function rawExchange(
+  port: number,
+  text: string | Buffer,
+  timeoutMs = 10_000,
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    socket.setTimeout(timeoutMs, () => {
+      socket.destroy(new Error('raw exchange timed out'));
+    });
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      resolve(Buffer.concat(chunks).toString('latin1'));
+    });
+    socket.write(text);
+  });
 }

@@ -107,6 +107,7 @@ function handle(name: string, req: http.IncomingMessage, res: http.ServerRespons
       const text = JSON.stringify(body);
       res.writeHead(status === null ? 200 : Number(status[1]), {
         'content-type': 'application/json',
+        'content-length': Buffer.byteLength(text),
         'x-upstream': name,
         // A hop-by-hop header the proxy must not pass back.
         'keep-alive': 'timeout=5',
