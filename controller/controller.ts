@@ -1,0 +1,204 @@
+import type { KubeConfig, V1Pod, V1Secret } from '@kubernetes/client-node';
+import { compile } from '../shared/compile.js';
+import { errorMessage } from '../shared/errors.js';
+import { PLANE_LABEL } from '../shared/labels.js';
+import type { Logger } from '../shared/logger.js';
+import type { PlaneConfig } from '../shared/plane-config.js';
+import {
+  ROUTE_TABLE_GROUP,
+  ROUTE_TABLE_PLURAL,
+  ROUTE_TABLE_VERSION,
+  type RouteTableResource,
+} from '../shared/route-table-resource.js';
+import { ResilientInformer, type KubeObjectLike } from '../shared/kube/resilient-informer.js';
+import { backoffDelay, DEFAULT_WATCH_KNOBS, type WatchKnobs } from '../shared/kube/watch-knobs.js';
+import { ControllerMetrics } from './controller-metrics.js';
+import { Debouncer } from './debouncer.js';
+import { RouteTableWriter, type WriteResult } from './route-table-writer.js';
+
+export interface ControllerOptions {
+  kubeConfig: KubeConfig;
+  config: PlaneConfig;
+  logger: Logger;
+  metrics?: ControllerMetrics;
+  knobs?: Partial<WatchKnobs>;
+  /** Quiet period before a reconcile (default 250 ms). */
+  debounceMs?: number;
+  /** Upper bound on the wait under a constant stream of events (default 1 s). */
+  maxDelayMs?: number;
+}
+
+/**
+ * Pods + Secrets -> RouteTables for one plane.
+ *
+ * Every reconcile compiles the whole of the informers' caches, never a batch of events:
+ * the seed router decided per event whether to reload, and a later event of the same
+ * batch could overwrite an earlier "reload" with "no change", or a Secret event mixed
+ * with pod events was dropped. Here an event only says "something changed"; what
+ * changed is read from the caches, so no decision can be lost.
+ *
+ * No leader election: compile() is a pure function of the Pods and Secrets, so two
+ * replicas watching the same API server compute the same tables, and they write them
+ * with server-side apply under one field manager (FIELD_MANAGER). A write that matches
+ * what is stored changes nothing, a write racing a newer one is corrected by the next
+ * reconcile that the resulting watch event triggers, and deleting a deleted table is a
+ * 404 we ignore. Two replicas cost duplicate no-op requests, not wrong tables, and a
+ * replica that dies leaves the other one doing the work without a lease hand-over.
+ */
+export class Controller {
+  readonly metrics: ControllerMetrics;
+  private readonly pods: ResilientInformer<V1Pod & KubeObjectLike>;
+  private readonly secrets: ResilientInformer<V1Secret & KubeObjectLike>;
+  private readonly tables: ResilientInformer<RouteTableResource>;
+  private readonly writer: RouteTableWriter;
+  private readonly debouncer: Debouncer;
+  private readonly knobs: WatchKnobs;
+  private inFlight: Promise<void> | undefined;
+  private again = false;
+  private started = false;
+  private stopped = false;
+  private isReady = false;
+  private failures = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private lastWrite: WriteResult | undefined;
+
+  constructor(private readonly options: ControllerOptions) {
+    const { kubeConfig, config, logger } = options;
+    this.metrics = options.metrics ?? new ControllerMetrics();
+    this.knobs = { ...DEFAULT_WATCH_KNOBS, ...options.knobs };
+    const common = { kubeConfig, logger, knobs: this.knobs };
+    this.pods = new ResilientInformer({
+      ...common,
+      name: 'pods',
+      path: '/api/v1/pods',
+      labelSelector: config.routableSelector,
+      hooks: this.metrics.informerHooks('pods'),
+    });
+    // RBAC grants list/watch on Secrets by resourceNames only, which the API server
+    // authorizes for requests carrying exactly this field selector.
+    this.secrets = new ResilientInformer({
+      ...common,
+      name: 'secrets',
+      path: '/api/v1/secrets',
+      fieldSelector: `metadata.name=${config.apiKeySecretName}`,
+      hooks: this.metrics.informerHooks('secrets'),
+    });
+    // Watching our own output lets a reconcile compare instead of blindly writing, and
+    // repairs a table someone edited or deleted by hand.
+    this.tables = new ResilientInformer({
+      ...common,
+      name: 'routetables',
+      path: `/apis/${ROUTE_TABLE_GROUP}/${ROUTE_TABLE_VERSION}/${ROUTE_TABLE_PLURAL}`,
+      labelSelector: `${PLANE_LABEL}=${config.plane}`,
+      hooks: this.metrics.informerHooks('routetables'),
+    });
+    this.writer = new RouteTableWriter(kubeConfig, config.plane, logger, this.metrics);
+    this.debouncer = new Debouncer(
+      () => {
+        this.reconcileSoon();
+      },
+      options.debounceMs ?? 250,
+      options.maxDelayMs ?? 1_000,
+    );
+    for (const informer of [this.pods, this.secrets, this.tables]) {
+      informer.onEvent(() => {
+        if (this.started) this.debouncer.trigger();
+      });
+    }
+  }
+
+  /** Starts watching; resolves after the first complete sync and reconcile. */
+  async start(): Promise<void> {
+    this.pods.start();
+    this.secrets.start();
+    this.tables.start();
+    await Promise.all([this.pods.synced, this.secrets.synced, this.tables.synced]);
+    this.started = true;
+    await this.reconcileNow();
+    this.isReady = true;
+    this.options.logger.info(
+      { plane: this.options.config.plane, pods: this.pods.size, secrets: this.secrets.size },
+      'controller synced',
+    );
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.debouncer.cancel();
+    clearTimeout(this.retryTimer);
+    await Promise.all([this.pods.stop(), this.secrets.stop(), this.tables.stop()]);
+    await this.inFlight;
+  }
+
+  get ready(): boolean {
+    return this.isReady;
+  }
+
+  get lastResult(): WriteResult | undefined {
+    return this.lastWrite;
+  }
+
+  /** Reconciles now (after any reconcile in flight), bypassing the debounce. */
+  async reconcileNow(): Promise<void> {
+    this.reconcileSoon();
+    while (this.inFlight !== undefined) await this.inFlight;
+  }
+
+  private reconcileSoon(): void {
+    if (this.stopped) return;
+    if (this.inFlight !== undefined) {
+      this.again = true; // one more pass after this one, with the newer caches
+      return;
+    }
+    this.inFlight = this.loop().finally(() => {
+      this.inFlight = undefined;
+    });
+  }
+
+  private async loop(): Promise<void> {
+    do {
+      this.again = false;
+      await this.reconcile();
+    } while (this.moreWork());
+  }
+
+  /** A method so the compiler does not assume the flags are unchanged across awaits. */
+  private moreWork(): boolean {
+    return this.again && !this.stopped;
+  }
+
+  private async reconcile(): Promise<void> {
+    const { config, logger } = this.options;
+    let result: WriteResult;
+    try {
+      const endTimer = this.metrics.compileSeconds.startTimer();
+      const desired = compile({ pods: this.pods.list(), secrets: this.secrets.list() }, config);
+      endTimer();
+      this.metrics.compiles.inc();
+      this.metrics.tables.set(desired.length);
+      result = await this.writer.write(desired, this.tables.list());
+    } catch (err) {
+      logger.error({ err: errorMessage(err) }, 'reconcile failed');
+      result = { applied: 0, statusApplied: 0, deleted: 0, errors: 1 };
+    }
+    this.lastWrite = result;
+    if (result.applied + result.statusApplied + result.deleted > 0) {
+      logger.info({ ...result }, 'route tables written');
+    }
+    this.scheduleRetry(result.errors > 0);
+  }
+
+  /** Failed writes are retried with backoff even when no new event comes. */
+  private scheduleRetry(failed: boolean): void {
+    clearTimeout(this.retryTimer);
+    if (!failed) {
+      this.failures = 0;
+      return;
+    }
+    this.failures++;
+    const delay = backoffDelay(this.failures, this.knobs);
+    this.retryTimer = setTimeout(() => {
+      this.reconcileSoon();
+    }, delay);
+  }
+}

@@ -1,0 +1,171 @@
+import { isDeepStrictEqual } from 'node:util';
+import {
+  CustomObjectsApi,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubeConfig,
+} from '@kubernetes/client-node';
+import { errorMessage } from '../shared/errors.js';
+import { PLANE_LABEL } from '../shared/labels.js';
+import type { Logger } from '../shared/logger.js';
+import type { Plane } from '../shared/plane-config.js';
+import {
+  ROUTE_TABLE_GROUP,
+  ROUTE_TABLE_PLURAL,
+  ROUTE_TABLE_VERSION,
+  routeTableName,
+  type RouteTableResource,
+} from '../shared/route-table-resource.js';
+import type { ControllerMetrics } from './controller-metrics.js';
+
+/** The field manager of every controller replica: the same name is what lets them agree. */
+export const FIELD_MANAGER = 'detour-controller';
+
+const APPLY = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
+const RT = { group: ROUTE_TABLE_GROUP, version: ROUTE_TABLE_VERSION, plural: ROUTE_TABLE_PLURAL };
+
+export interface WriteResult {
+  applied: number;
+  statusApplied: number;
+  deleted: number;
+  errors: number;
+}
+
+type Operation = 'apply' | 'apply-status' | 'delete';
+
+/**
+ * Makes the API server hold exactly the desired RouteTables of one plane: server-side
+ * apply of a table whose spec or labels differ from what the watch shows, of its status
+ * when that differs, and delete of this plane's tables in namespaces without routes.
+ * Nothing is written when nothing changed, so a quiet cluster costs no writes.
+ */
+export class RouteTableWriter {
+  private readonly api: CustomObjectsApi;
+
+  constructor(
+    kubeConfig: KubeConfig,
+    private readonly plane: Plane,
+    private readonly logger: Logger,
+    private readonly metrics: ControllerMetrics,
+    private readonly concurrency = 16,
+  ) {
+    this.api = kubeConfig.makeApiClient(CustomObjectsApi);
+  }
+
+  async write(
+    desired: readonly RouteTableResource[],
+    observed: readonly RouteTableResource[],
+  ): Promise<WriteResult> {
+    const name = routeTableName(this.plane);
+    const current = new Map(
+      observed
+        .filter((t) => t.metadata.name === name && t.metadata.labels?.[PLANE_LABEL] === this.plane)
+        .map((t) => [t.metadata.namespace, t]),
+    );
+    const wanted = new Set(desired.map((t) => t.metadata.namespace));
+    const result: WriteResult = { applied: 0, statusApplied: 0, deleted: 0, errors: 0 };
+    const tasks: (() => Promise<void>)[] = [];
+    for (const table of desired) {
+      const seen = current.get(table.metadata.namespace);
+      const specDiffers =
+        seen === undefined ||
+        !isDeepStrictEqual(seen.spec, table.spec) ||
+        seen.metadata.labels?.[PLANE_LABEL] !== this.plane;
+      const statusDiffers = seen === undefined || !isDeepStrictEqual(seen.status, table.status);
+      if (!specDiffers && !statusDiffers) continue;
+      tasks.push(async () => {
+        if (specDiffers && !(await this.run('apply', table, () => this.applySpec(table), result))) {
+          return;
+        }
+        if (specDiffers) result.applied++;
+        if (
+          statusDiffers &&
+          (await this.run('apply-status', table, () => this.applyStatus(table), result))
+        ) {
+          result.statusApplied++;
+        }
+      });
+    }
+    for (const [namespace, table] of current) {
+      if (wanted.has(namespace)) continue;
+      tasks.push(async () => {
+        if (await this.run('delete', table, () => this.remove(namespace), result)) result.deleted++;
+      });
+    }
+    await runPool(tasks, this.concurrency);
+    return result;
+  }
+
+  private async run(
+    operation: Operation,
+    table: RouteTableResource,
+    call: () => Promise<unknown>,
+    result: WriteResult,
+  ): Promise<boolean> {
+    const { namespace, name } = table.metadata;
+    try {
+      await call();
+      this.metrics.applies.inc({ operation });
+      this.logger.debug({ operation, namespace, name }, 'route table written');
+      return true;
+    } catch (err) {
+      // Another replica deleted it first: the outcome we wanted.
+      if (operation === 'delete' && (err as { code?: number }).code === 404) return true;
+      result.errors++;
+      this.metrics.applyErrors.inc({ operation });
+      this.logger.warn(
+        { operation, namespace, name, err: errorMessage(err) },
+        'route table write failed',
+      );
+      return false;
+    }
+  }
+
+  private applySpec(table: RouteTableResource): Promise<unknown> {
+    const { name, namespace, labels } = table.metadata;
+    const body = {
+      apiVersion: table.apiVersion,
+      kind: table.kind,
+      metadata: { name, namespace, labels: { ...labels, [PLANE_LABEL]: this.plane } },
+      spec: table.spec,
+    };
+    return this.api.patchNamespacedCustomObject(
+      { ...RT, namespace, name, body, fieldManager: FIELD_MANAGER, force: true },
+      APPLY,
+    );
+  }
+
+  private applyStatus(table: RouteTableResource): Promise<unknown> {
+    const { name, namespace } = table.metadata;
+    const body = {
+      apiVersion: table.apiVersion,
+      kind: table.kind,
+      metadata: { name, namespace },
+      status: table.status ?? { skipped: [], conflicts: [] },
+    };
+    return this.api.patchNamespacedCustomObjectStatus(
+      { ...RT, namespace, name, body, fieldManager: FIELD_MANAGER, force: true },
+      APPLY,
+    );
+  }
+
+  private remove(namespace: string): Promise<unknown> {
+    return this.api.deleteNamespacedCustomObject({
+      ...RT,
+      namespace,
+      name: routeTableName(this.plane),
+    });
+  }
+}
+
+/** Runs `tasks` with at most `limit` in flight (each task handles its own errors). */
+async function runPool(tasks: readonly (() => Promise<void>)[], limit: number): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < tasks.length) {
+      const task = tasks[next++];
+      if (task !== undefined) await task();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
+}
