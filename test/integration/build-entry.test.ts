@@ -1,12 +1,19 @@
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
-import { chmod, mkdtemp, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from '../support/cli.js';
 
 const exec = promisify(execFile);
+
+async function jsFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true, recursive: true });
+  return entries
+    .filter((e) => e.isFile() && e.name.endsWith('.js') && !e.parentPath.includes('node_modules'))
+    .map((e) => join(e.parentPath, e.name));
+}
 
 /**
  * What the image runs: `npm run build` (tsc -p tsconfig.build.json) output, started
@@ -22,14 +29,16 @@ describe('built entry point (what the image runs)', function () {
   before(async () => {
     out = await mkdtemp(join(tmpdir(), 'detour-build-'));
     const tsc = join(REPO_ROOT, 'node_modules/typescript/bin/tsc');
-    await exec(
-      process.execPath,
-      [tsc, '-p', join(REPO_ROOT, 'tsconfig.build.json'), '--outDir', out],
-      {
-        cwd: REPO_ROOT,
-        maxBuffer: 16 * 1024 * 1024,
-      },
-    );
+    const args = [tsc, '-p', join(REPO_ROOT, 'tsconfig.build.json'), '--outDir', out];
+    try {
+      await exec(process.execPath, args, { cwd: REPO_ROOT, maxBuffer: 16 * 1024 * 1024 });
+    } catch (err) {
+      // tsc reports type errors on stdout: show them, not just "Command failed".
+      const { stdout = '' } = err as { stdout?: string };
+      throw new Error(`npm run build (tsc -p tsconfig.build.json) failed:\n${stdout}`, {
+        cause: err,
+      });
+    }
     // In the image, /app/package.json makes dist/ ESM and /app/node_modules resolves imports.
     await writeFile(join(out, 'package.json'), JSON.stringify({ type: 'module' }));
     await symlink(join(REPO_ROOT, 'node_modules'), join(out, 'node_modules'), 'dir');
@@ -54,6 +63,26 @@ describe('built entry point (what the image runs)', function () {
     ]) {
       expect((await stat(join(out, file))).isFile(), file).to.equal(true);
     }
+  });
+
+  it('imports at run time only production dependencies (the image has no devDependencies)', async () => {
+    const pkg = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+    };
+    const offenders: string[] = [];
+    for (const file of await jsFiles(out)) {
+      const code = await readFile(file, 'utf8');
+      // Static imports/re-exports and dynamic import() of bare specifiers.
+      for (const m of code.matchAll(/(?:\bfrom\s*|\bimport\s*\(?\s*)['"]([^'"./][^'"]*)['"]/g)) {
+        const specifier = m[1]!;
+        if (specifier.startsWith('node:')) continue;
+        const name = specifier.startsWith('@')
+          ? specifier.split('/').slice(0, 2).join('/')
+          : specifier.split('/')[0]!;
+        if (!(name in pkg.dependencies)) offenders.push(`${relative(out, file)}: ${specifier}`);
+      }
+    }
+    expect(offenders).to.deep.equal([]);
   });
 
   it('runs `detour --help` through the symlink, via its shebang', async () => {
