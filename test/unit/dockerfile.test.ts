@@ -91,6 +91,17 @@ describe('Dockerfile', () => {
     );
   });
 
+  it('ships package.json beside dist/, which makes the compiled files ES modules', () => {
+    const copies = all(runtime, 'COPY').map((i) => i.args);
+    expect(copies).to.include('package.json ./');
+    const workdir = all(runtime, 'WORKDIR').at(-1)?.args;
+    expect(workdir).to.equal('/app');
+    const type = (
+      JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { type: string }
+    ).type;
+    expect(type).to.equal('module');
+  });
+
   it('keeps local state out of the build context', () => {
     expect(dockerignore).to.include.members(['.git', 'node_modules', 'dist', 'coverage']);
   });

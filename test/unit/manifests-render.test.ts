@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse, parseAllDocuments, stringify } from 'yaml';
+import { DEFAULT_PROXY_IMAGE } from '../../webhook/injector-config.js';
 import { REPO_ROOT } from '../support/cli.js';
 import {
   CONTROL_PLANE_KUSTOMIZATIONS,
@@ -78,6 +79,12 @@ describe('manifests: every kustomization renders offline and validates', functio
         }
       }
     }
+  });
+
+  it('deploys the image `detour inject` injects by default', async () => {
+    const objects = await render('manifests/base');
+    const images = podSpec(find(objects, 'Deployment', 'detour')).containers.map((c) => c.image);
+    expect(images).to.deep.equal([DEFAULT_PROXY_IMAGE, DEFAULT_PROXY_IMAGE]);
   });
 
   it('`kustomize edit set image` on the base changes the injected image too', async () => {
