@@ -1,5 +1,70 @@
-// Placeholder until the component lands; replaced by the real command.
-export function run(argv: string[]): Promise<number> {
-  process.stderr.write(`detour: not implemented yet (${argv.join(' ')})\n`);
-  return Promise.resolve(1);
+import fs from 'node:fs';
+import { parseFlags } from '../shared/cli-flags.js';
+import { BadFlagError, errorMessage } from '../shared/errors.js';
+import { INJECTOR_KNOBS, loadInjectorConfig } from './injector-config.js';
+import { injectManifests } from './inject-manifests.js';
+
+const USAGE = `usage: detour inject -f FILE|- [--namespace NS] [--image REF] [--proxy-uid N] [--quiet]
+
+Adds detour's init container and sidecar to the Pods and pod templates (Deployment,
+StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Job, CronJob, and List
+items) of a multi-document YAML, with the admission webhook's own function, and prints
+the YAML. Other kinds, and objects left as they are, are printed unchanged.
+A summary of what was done goes to stderr (--quiet to suppress it).
+
+  kubectl get deploy web -o yaml | detour inject -f - | kubectl apply -f -
+
+env: ${Object.values(INJECTOR_KNOBS).join(', ')}
+`;
+
+const OPTIONS = {
+  filename: { type: 'string', short: 'f' },
+  namespace: { type: 'string', short: 'n' },
+  image: { type: 'string' },
+  'proxy-uid': { type: 'string' },
+  quiet: { type: 'boolean', short: 'q' },
+} as const;
+
+export async function run(argv: string[]): Promise<number | undefined> {
+  const flags = parseFlags(argv, OPTIONS);
+  if (flags.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const { filename, namespace, image } = flags.values;
+  const proxyUid = flags.values['proxy-uid'];
+  if (typeof filename !== 'string') {
+    throw new BadFlagError('-f', undefined, 'give the file to inject, or - for stdin');
+  }
+  const config = loadInjectorConfig({
+    ...process.env,
+    ...(typeof image === 'string' ? { [INJECTOR_KNOBS.image]: image } : {}),
+    ...(typeof proxyUid === 'string' ? { [INJECTOR_KNOBS.proxyUid]: proxyUid } : {}),
+  });
+  let text: string;
+  try {
+    text = filename === '-' ? await readStdin() : await fs.promises.readFile(filename, 'utf8');
+  } catch (err) {
+    throw new BadFlagError('-f', filename, `cannot read: ${errorMessage(err)}`);
+  }
+  const { output, report } = injectManifests(
+    text,
+    config,
+    typeof namespace === 'string' ? namespace : 'default',
+  );
+  process.stdout.write(output);
+  if (flags.values.quiet !== true) {
+    for (const o of report.objects) {
+      process.stderr.write(
+        `detour inject: ${o.ref}: ${o.result}${o.reason === undefined ? '' : ` (${o.reason})`}\n`,
+      );
+    }
+  }
+  return 0;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }
