@@ -1,0 +1,69 @@
+import { expect } from 'chai';
+import { formatRouteTable } from '../../sidecar/route-table-format.js';
+import { RouteTable } from '../../sidecar/route-table.js';
+import { compile } from '../../shared/compile.js';
+import { loadPlaneConfig } from '../../shared/plane-config.js';
+import { apiKeySecret, routablePod } from '../support/routable-pod.js';
+
+describe('route table for people', () => {
+  it('lists routes in aligned columns, then skipped entries and conflicts', () => {
+    const table = RouteTable.fromResources(
+      compile(
+        {
+          pods: [
+            routablePod({
+              name: 'o',
+              namespace: 'old',
+              hosts: 'shared.example',
+              paths: '3000:/',
+              created: '2020-01-01T00:00:00Z',
+            }),
+            routablePod({
+              name: 'n',
+              namespace: 'new',
+              ip: '127.0.0.12',
+              hosts: 'shared.example long-name.new',
+              paths: '3000:/ 3000:x',
+            }),
+          ],
+          secrets: [apiKeySecret('old', { 'private-api-key': 'k' })],
+        },
+        loadPlaneConfig('private', {}),
+      ),
+    );
+    const text = formatRouteTable({ source: 'file:/c.yaml', ready: false, ...table.toJSON() });
+    expect(text).to.equal(
+      [
+        `source file:/c.yaml, table v${table.version}, 2 route(s), NOT READY`,
+        '',
+        'HOST            PATH  NAMESPACE  API KEY  ENDPOINTS',
+        'long-name.new   /     new        no       127.0.0.12:3000 (n)',
+        'shared.example  /     old        yes      127.0.0.11:3000 (o)',
+        '',
+        'skipped entries (1):',
+        '  new/n privatePaths "3000:x": PATH must start with /',
+        '',
+        'conflicts (1), the oldest claim wins:',
+        '  shared.example/: old wins over new',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('marks a route without endpoints and an empty table', () => {
+    const empty = formatRouteTable(RouteTable.empty().toJSON());
+    expect(empty).to.match(/^table v\d+, 0 route\(s\)\n$/);
+    const t = RouteTable.fromResources([
+      {
+        apiVersion: 'detour.dev/v1alpha1',
+        kind: 'RouteTable',
+        metadata: { name: 'detour-private', namespace: 'ns' },
+        spec: {
+          plane: 'private',
+          routes: [{ host: 'h', path: '/', claimedAt: '2024-01-01T00:00:00Z', endpoints: [] }],
+        },
+      },
+    ]);
+    expect(formatRouteTable(t.toJSON())).to.contain('h     /     ns         no       (none: 503)');
+  });
+});
