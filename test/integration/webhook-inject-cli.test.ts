@@ -71,14 +71,14 @@ const MODELS: Record<string, new (o: never) => { validate(): void }> = {
   CronJob,
 };
 
-function templateSpec(o: Record<string, unknown>): { initContainers?: { name: string }[] } {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- walking parsed YAML by kind
-  const x = o as any;
-  /* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-return */
-  if (x.kind === 'Pod') return x.spec;
-  if (x.kind === 'CronJob') return x.spec.jobTemplate.spec.template.spec;
+type Spec = { initContainers?: { name: string }[] };
+type Walkable = { spec: Spec & { template: Walkable; jobTemplate: Walkable } };
+
+function templateSpec(o: Record<string, unknown>): Spec {
+  const x = o as unknown as Walkable;
+  if (o.kind === 'Pod') return x.spec;
+  if (o.kind === 'CronJob') return x.spec.jobTemplate.spec.template.spec;
   return x.spec.template.spec;
-  /* eslint-enable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-return */
 }
 
 describe('detour inject', function () {
