@@ -16,6 +16,8 @@ import { loadWatchKnobs, type WatchKnobs } from '../../shared/kube/watch-knobs.j
 import { RouteTable } from '../route-table.js';
 import type { RouteSource } from './route-source.js';
 
+const RETRY_DELIVERY_MS = 1_000;
+
 export interface KubeSourceOptions {
   config: PlaneConfig;
   logger?: Logger;
@@ -49,6 +51,7 @@ export class KubeSource implements RouteSource {
   private onTable: ((table: RouteTable) => void) | undefined;
   private current: RouteTable | undefined;
   private pending: NodeJS.Immediate | undefined;
+  private retry: NodeJS.Timeout | undefined;
   private fingerprint = '';
   private isConnected = false;
   private stopped = false;
@@ -104,6 +107,7 @@ export class KubeSource implements RouteSource {
     this.stopped = true;
     if (this.pending !== undefined) clearImmediate(this.pending);
     this.pending = undefined;
+    clearTimeout(this.retry);
     await this.informer.stop();
   }
 
@@ -141,6 +145,7 @@ export class KubeSource implements RouteSource {
   }
 
   private rebuild(): void {
+    clearTimeout(this.retry);
     if (this.stopped || this.onTable === undefined) return;
     const resources = this.informer.list();
     const fingerprint = resources
@@ -169,12 +174,26 @@ export class KubeSource implements RouteSource {
       );
       return;
     }
+    try {
+      this.onTable(table);
+    } catch (err) {
+      // The consumer failed to take the table: keep the fingerprint stale so a retry
+      // (or the next change) delivers it again, and never let it crash the watch.
+      this.log.error(
+        { err: errorMessage(err), version: table.version },
+        'route table consumer threw; retrying',
+      );
+      this.retry = setTimeout(() => {
+        this.retry = undefined;
+        this.rebuild();
+      }, RETRY_DELIVERY_MS);
+      return;
+    }
     this.fingerprint = fingerprint;
     this.current = table;
     this.log.info(
       { version: table.version, routes: table.routeCount, namespaces: valid.length },
-      'route table built from RouteTables',
+      'route table delivered',
     );
-    this.onTable(table);
   }
 }
