@@ -8,6 +8,8 @@ import { withoutExistingJump } from './iptables-rules.js';
  * `iptables-restore --noflush` on stdin, so it is applied in one atomic commit (all rules
  * or none), without touching chains that are not ours.
  */
+const LOCK_WAIT_SECONDS = 10;
+
 export class IptablesError extends DetourError {
   constructor(message: string, details: Record<string, unknown>) {
     super('DETOUR_E_IPTABLES', message, details);
@@ -64,7 +66,9 @@ export async function applyPayload(
   const command = backend.restoreCommand(family);
   let result: CommandResult;
   try {
-    result = await runCommand(command, ['--noflush'], applied);
+    // --wait: legacy iptables takes the node-wide xtables lock, which kube-proxy or a CNI
+    // may hold for a moment; without it the restore fails at once (nft ignores it).
+    result = await runCommand(command, ['--noflush', `--wait=${LOCK_WAIT_SECONDS}`], applied);
   } catch (err) {
     throw new IptablesError(`${command} could not be started: ${String(err)}`, { command });
   }
