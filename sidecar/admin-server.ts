@@ -10,16 +10,6 @@ import { errorMessage } from '../shared/errors.js';
  * `/routes` (the table as JSON) and `/routes/explain?url=` (sidecar/explain.ts).
  * Plain node:http: four read-only endpoints do not need a framework.
  */
-export interface ExplainOptions {
-  mode: 'sidecar' | 'gateway';
-  apiKeyHeader: string;
-  clientMaxBodySize: number;
-}
-
-type ExplainModule = {
-  explain: (table: ProxyServer['table'], url: string, options: ExplainOptions) => unknown;
-};
-
 export class AdminServer {
   readonly server: http.Server;
   readonly #proxy: ProxyServer;
@@ -86,11 +76,12 @@ export class AdminServer {
           send(res, 400, { error: 'missing', message: 'pass ?url=http://host/path' });
           return;
         }
-        const module = await loadExplain();
+        // Loaded on first use: the admin server does not pay for it at start.
+        const { explain } = await import('./explain.js');
         send(
           res,
           200,
-          module.explain(proxy.table, target, {
+          explain(proxy.table, target, {
             mode: proxy.mode,
             apiKeyHeader: proxy.apiKeyHeader,
             clientMaxBodySize: proxy.clientMaxBodySize,
@@ -105,13 +96,6 @@ export class AdminServer {
         });
     }
   }
-}
-
-// explain.ts belongs to the routes command; loaded on first use so the admin server
-// does not pay for it at start.
-const EXPLAIN_MODULE = './explain.js';
-async function loadExplain(): Promise<ExplainModule> {
-  return (await import(EXPLAIN_MODULE)) as ExplainModule;
 }
 
 function send(res: http.ServerResponse, status: number, body: unknown): void {

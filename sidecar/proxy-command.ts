@@ -1,6 +1,4 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { BadFlagError, DetourError, errorMessage } from '../shared/errors.js';
+import { BadFlagError, errorMessage } from '../shared/errors.js';
 import { parseFlags, portFlag } from '../shared/cli-flags.js';
 import { loadPlaneConfig, planeFromMode, type PlaneConfig } from '../shared/plane-config.js';
 import { PORTS } from '../shared/labels.js';
@@ -182,7 +180,7 @@ function readFlags(
   const source =
     typeof values.source === 'string'
       ? values.source
-      : process.env.KUBERNETES_SERVICE_HOST !== undefined
+      : (process.env.KUBERNETES_SERVICE_HOST ?? '') !== ''
         ? 'kube'
         : undefined;
   if (source === undefined) {
@@ -240,28 +238,7 @@ async function openSource(spec: string, config: PlaneConfig, log: Logger): Promi
     const { FileSource } = await import('./sources/file-source.js');
     return new FileSource({ path: spec.slice('file:'.length), config, logger: log });
   }
-  // The kube source lands with the API-server issue; until then say so plainly.
-  const file = fileURLToPath(new URL('./sources/kube-source.ts', import.meta.url));
-  const built = file.replace(/\.ts$/, '.js');
-  if (!existsSync(file) && !existsSync(built)) {
-    throw new DetourError(
-      'DETOUR_E_BAD_SOURCE',
-      '--source kube is not available in this build (sidecar/sources/kube-source.ts is missing); use --source file:PATH',
-      { source: spec },
-    );
-  }
-  const specifier = './sources/kube-source.js';
-  const module = (await import(specifier)) as {
-    KubeSource?: new (options: { config: PlaneConfig; logger: Logger }) => RouteSource;
-  };
-  if (module.KubeSource === undefined) {
-    throw new DetourError(
-      'DETOUR_E_BAD_SOURCE',
-      'sidecar/sources/kube-source.ts exports no KubeSource',
-      {
-        source: spec,
-      },
-    );
-  }
-  return new module.KubeSource({ config, logger: log });
+  // Loaded only when used: file mode does not pay for the Kubernetes client.
+  const { KubeSource } = await import('./sources/kube-source.js');
+  return new KubeSource({ config, logger: log });
 }

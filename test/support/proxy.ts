@@ -26,6 +26,8 @@ export async function startProxy(
     clientMaxBodySize?: number;
     apiKeyHeader?: string;
     upstreams?: Partial<UpstreamOptions>;
+    /** false: leave the proxy as before its first table (`/ready` says 503). */
+    ready?: boolean;
   } = {},
 ): Promise<TestProxy> {
   const log: Record<string, unknown>[] = [];
@@ -50,8 +52,10 @@ export async function startProxy(
     metrics: new ProxyMetrics(),
     upstreams: options.upstreams,
   });
-  proxy.setTable(RouteTable.fromResources(options.resources ?? []));
-  proxy.markReady();
+  if (options.ready !== false) {
+    proxy.setTable(RouteTable.fromResources(options.resources ?? []));
+    proxy.markReady();
+  }
   const address = await proxy.listen(0, '127.0.0.1');
   return {
     proxy,

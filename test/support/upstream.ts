@@ -9,9 +9,9 @@ import type { RouteTableResource } from '../../shared/route-table-resource.js';
  * choosing (127.0.0.x), port 0. Paths:
  * - default: JSON echo `{ name, method, url, headers, bytes, sha256 }` of the request
  *   (the body is hashed as it streams, never buffered);
- * - `/status/NNN`: answers NNN with the echo;
- * - `/download/N`: N deterministic bytes (see `patternBytes`), streamed;
- * - `/delay/MS`: answers after MS milliseconds;
+ * - `.../status/NNN`: answers NNN with the echo;
+ * - `.../download/N`: N deterministic bytes (see `patternBlock`), streamed;
+ * - `.../delay/MS`: answers after MS milliseconds;
  * - WebSocket upgrades on any path: echoes every message, prefixed with the name.
  */
 export interface TestUpstream {
@@ -81,7 +81,7 @@ export async function startUpstream(name: string, host = '127.0.0.1'): Promise<T
 
 function handle(name: string, req: http.IncomingMessage, res: http.ServerResponse): void {
   const url = req.url ?? '/';
-  const download = /^\/download\/(\d+)/.exec(url);
+  const download = /\/download\/(\d+)/.exec(url);
   if (download !== null) {
     streamPattern(res, Number(download[1]));
     return;
@@ -101,8 +101,8 @@ function handle(name: string, req: http.IncomingMessage, res: http.ServerRespons
       bytes,
       sha256: hash.digest('hex'),
     };
-    const status = /^\/status\/(\d{3})/.exec(url);
-    const delay = /^\/delay\/(\d+)/.exec(url);
+    const status = /\/status\/(\d{3})/.exec(url);
+    const delay = /\/delay\/(\d+)/.exec(url);
     const send = (): void => {
       const text = JSON.stringify(body);
       res.writeHead(status === null ? 200 : Number(status[1]), {
