@@ -26,11 +26,11 @@ describe('kube source and controller under API-server failures', function () {
 
   /** Requests in a loop until stopped; records every answer that is not a 200 from a1/b1. */
   function startTraffic(): typeof traffic {
-    let running = true;
+    const state = { running: true };
     let ok = 0;
     const failed: string[] = [];
     const loop = (async () => {
-      for (let i = 0; running && i < 100_000; i++) {
+      for (let i = 0; state.running && i < 100_000; i++) {
         try {
           const answer = await send(stack.proxy.origin, 'shop.example', '/');
           const name = answer.status === 200 ? (answer.json() as unknown as EchoBody).name : '';
@@ -44,7 +44,7 @@ describe('kube source and controller under API-server failures', function () {
     })();
     return {
       stop: async () => {
-        running = false;
+        state.running = false;
         await loop;
         return { ok, failed };
       },
