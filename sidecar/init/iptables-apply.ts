@@ -10,6 +10,7 @@ import { withoutExistingJump } from './iptables-rules.js';
  */
 const LOCK_WAIT_SECONDS = 10;
 
+/** `detour init` could not read or apply the rules; the message names the refused rule. */
 export class IptablesError extends DetourError {
   constructor(message: string, details: Record<string, unknown>) {
     super('DETOUR_E_IPTABLES', message, details);
