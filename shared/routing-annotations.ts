@@ -49,10 +49,12 @@ export const REASONS = {
   pathDotSegment: 'PATH must not contain . or .. segments',
   pathBadChar: 'PATH holds a character that is not allowed in a URL path (RFC 3986)',
   pathBadEscape: 'PATH holds a % that does not start a %XX escape',
+  pathTooLong: 'PATH is longer than 2048 characters',
   missingHosts: 'the pod has paths but no hosts annotation: no route',
   missingPaths: 'the pod has hosts but no paths annotation: no route',
 } as const;
 
+const MAX_PATH_LENGTH = 2048;
 const IPV4_LIKE = /^[0-9.]+$/;
 const IPV4_OCTET = /^(0|[1-9][0-9]{0,2})$/;
 // https://datatracker.ietf.org/doc/html/rfc1123#page-13 (the DNS-1123 label of Kubernetes)
@@ -129,6 +131,8 @@ function parsePathEntry(
   }
   if (!declaredPorts.has(port)) return { reason: REASONS.pathUndeclaredPort };
   if (!rawPath.startsWith('/')) return { reason: REASONS.pathNoSlash };
+  // The RouteTable CRD's maxLength; far beyond any real route.
+  if (rawPath.length > MAX_PATH_LENGTH) return { reason: REASONS.pathTooLong };
   if (/[?#]/.test(rawPath)) return { reason: REASONS.pathQuery };
   if (!PATH_CHARS.test(rawPath)) return { reason: REASONS.pathBadChar };
   if (/%(?![0-9A-Fa-f]{2})/.test(rawPath)) return { reason: REASONS.pathBadEscape };
