@@ -1,0 +1,38 @@
+import { expect } from 'chai';
+import { Debouncer } from '../../controller/debouncer.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('Debouncer', () => {
+  it('fires once, a quiet period after the last of a burst', async () => {
+    let fired = 0;
+    const d = new Debouncer(() => fired++, 60, 10_000);
+    for (let i = 0; i < 5; i++) {
+      d.trigger();
+      await sleep(10);
+    }
+    expect(fired).to.equal(0);
+    await sleep(150);
+    expect(fired).to.equal(1);
+    expect(d.pending).to.be.false;
+  });
+
+  // Seed bug: the seed reset its timer on every event, so a steady stream of pod
+  // updates postponed the reload forever.
+  it('fires within maxDelay under a constant stream of triggers', async () => {
+    const firedAt: number[] = [];
+    const start = Date.now();
+    const d = new Debouncer(() => firedAt.push(Date.now() - start), 100, 300);
+    for (let i = 0; i < 60 && Date.now() - start < 1_000; i++) {
+      d.trigger(); // every 20 ms: never 100 ms of quiet
+      await sleep(20);
+    }
+    d.cancel();
+    expect(firedAt.length).to.be.greaterThanOrEqual(2);
+    expect(firedAt[0]).to.be.lessThan(700); // 300 ms bound, generous for a busy machine
+  });
+
+  it('refuses a maxDelay below the quiet period', () => {
+    expect(() => new Debouncer(() => undefined, 100, 50)).to.throw(RangeError);
+  });
+});
