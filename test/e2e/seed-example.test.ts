@@ -79,10 +79,7 @@ interface InjectedPod {
 }
 
 /** Runs the real `detour inject` on the seed manifest with extra pod annotations. */
-async function inject(
-  annotations: Record<string, string>,
-  dir: string,
-): Promise<InjectedPod | string> {
+async function inject(annotations: Record<string, string>, dir: string): Promise<InjectedPod> {
   const seed = readFileSync(
     join(REPO_ROOT, 'manifests/examples/seed/my-other-application.yaml'),
     'utf8',
@@ -100,7 +97,6 @@ async function inject(
   const file = join(dir, `manifest-${Object.values(annotations).join('-') || 'default'}.yaml`);
   writeFileSync(file, stringify(deployment));
   const result = await runDetour(['inject', '-f', file], { timeoutMs: 60_000 });
-  if (result.stderr.includes('not implemented yet')) return 'detour inject not implemented yet';
   expect(result.code, result.stderr).to.equal(0);
   const injected = parseAllDocuments(result.stdout)[0]!.toJS() as {
     spec: { template: { spec: PodSpec } };
@@ -221,23 +217,25 @@ describe('e2e: the seed example with real capture (netns, iptables, DNS)', funct
     clusterFile = join(dir, 'cluster.yaml');
     writeFileSync(clusterFile, clusterYaml(false), { mode: 0o644 });
 
-    const injected = await Promise.all([
+    const [plain, noDns, env] = await Promise.all([
       inject({}, dir),
       inject({ 'detour.dev/dns-capture': 'false' }, dir),
       inject({ 'detour.dev/capture': 'proxy-env' }, dir),
     ]);
-    // Until the webhook's `detour inject` lands, its placeholder says so; skip, saying why.
-    const missing = injected.find((r): r is string => typeof r === 'string');
-    if (missing !== undefined) {
-      console.log(`      skipped: ${missing}`);
-      this.skip();
-    }
-    const [plain, noDns, env] = injected as [InjectedPod, InjectedPod, InjectedPod];
     expect(plain.initArgs, 'iptables mode has an init container').to.be.an('array');
     expect(env.initArgs, 'proxy-env mode has no init container').to.equal(undefined);
     envVars = env.appEnv;
 
     lab = NetnsLab.create();
+    // The proxy runs from this checkout as UID 1337: the repo must be world-readable.
+    const readable = await lab.exec(
+      lab.bridgeNs,
+      ['test', '-r', join(REPO_ROOT, 'bin/detour.ts')],
+      {
+        uid: PROXY_UID,
+      },
+    );
+    expect(readable.code, `${REPO_ROOT} must be readable by UID ${PROXY_UID}`).to.equal(0);
     lab.spawn(lab.bridgeNs, [
       process.execPath,
       '--import',
