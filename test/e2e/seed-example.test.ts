@@ -224,6 +224,7 @@ describe('e2e: the seed example with real capture (netns, iptables, DNS)', funct
     ]);
     expect(plain.initArgs, 'iptables mode has an init container').to.be.an('array');
     expect(env.initArgs, 'proxy-env mode has no init container').to.equal(undefined);
+    expect(noDns.initArgs?.join(' ')).to.include('--dns-capture false');
     envVars = env.appEnv;
 
     lab = NetnsLab.create();
