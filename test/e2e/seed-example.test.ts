@@ -346,6 +346,14 @@ describe('e2e: the seed example with real capture (netns, iptables, DNS)', funct
   });
 
   it('does not capture a namespace without the rules: the call reaches the real address', async () => {
+    // Let the earlier calls' lines arrive first, so any new line would be this call's.
+    await eventually('earlier access-log lines', () =>
+      Promise.resolve(
+        accessLines(proxy).length === callsThroughClient && accessLines(proxyNoDns).length === 1
+          ? true
+          : undefined,
+      ),
+    );
     const before = accessLines(proxy).length + accessLines(proxyNoDns).length;
     expect(await getent(bare, HOST)).to.equal('198.18.0.40');
     const { status, body } = await curl(bare, `http://${HOST}${URL_PATH}`);
