@@ -94,9 +94,13 @@ export function explain(table: RouteTable, url: string, options: ExplainOptions)
 
   const route = result.route;
   const normalised = normalisePath(path);
-  const tried = [...segmentPrefixes(normalised)];
+  const tried: string[] = [];
+  for (const prefix of segmentPrefixes(normalised)) {
+    tried.push(prefix);
+    if (prefix === route.path) break;
+  }
   reasons.push(
-    `path ${normalised} matches route ${route.path} (the longest of the prefixes ${tried.join(' ')} that has a route)`,
+    `path ${normalised} matches route ${route.path}, the longest whole-segment prefix with a route (tried ${tried.join(', ')})`,
   );
   reasons.push(
     `route ${route.id} belongs to namespace ${route.namespace} (claimed ${route.claimedAt})`,
