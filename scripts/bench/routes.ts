@@ -1,7 +1,7 @@
 /**
  * Rules-side figures: compile time, table build time, match cost and table memory at
- * 10,000 routes. Run directly (`node --expose-gc --import tsx scripts/bench/routes.ts`);
- * not in `npm run bench`'s list, which is the data plane's.
+ * 10,000 routes: `npm run bench -- routes` (table heap needs --expose-gc; without it the
+ * heap figure is a rough one).
  */
 import { fileURLToPath } from 'node:url';
 import type { V1Pod } from '@kubernetes/client-node';
