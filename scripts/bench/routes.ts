@@ -1,7 +1,7 @@
 /**
  * Rules-side figures: compile time, table build time, match cost and table memory at
- * 10,000 routes: `npm run bench -- routes` (table heap needs --expose-gc; without it the
- * heap figure is a rough one).
+ * 10,000 routes: `npm run bench -- routes` (the bench script runs with --expose-gc so the
+ * heap figure is measured after a full collection).
  */
 import { fileURLToPath } from 'node:url';
 import type { V1Pod } from '@kubernetes/client-node';
