@@ -48,8 +48,8 @@ export async function run(argv: string[]): Promise<number> {
   if (maxDelayMs < debounceMs) {
     throw new BadFlagError('--max-delay', String(maxDelayMs), 'must be at least --debounce');
   }
+  const kubeConfig = loadKubeConfig(); // before listening: no cluster, no process
   const logger = createLogger({ name: 'detour-controller' });
-  const kubeConfig = loadKubeConfig();
   const controller = new Controller({ kubeConfig, config, logger, knobs, debounceMs, maxDelayMs });
   const server = new MetricsServer(controller.metrics.registry, () => controller.ready);
   const address = await server.listen(metricsPort);

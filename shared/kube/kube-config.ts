@@ -13,12 +13,9 @@ import { DetourError } from '../errors.js';
 export function loadKubeConfig(env: NodeJS.ProcessEnv = process.env): KubeConfig {
   const kc = new KubeConfig();
   const home = path.join(os.homedir(), '.kube', 'config');
-  if (env.KUBECONFIG !== undefined && env.KUBECONFIG !== '') {
+  if (nonEmpty(env.KUBECONFIG)) {
     kc.loadFromDefault();
-  } else if (
-    env.KUBERNETES_SERVICE_HOST !== undefined &&
-    env.KUBERNETES_SERVICE_PORT !== undefined
-  ) {
+  } else if (nonEmpty(env.KUBERNETES_SERVICE_HOST) && nonEmpty(env.KUBERNETES_SERVICE_PORT)) {
     kc.loadFromCluster();
   } else if (fs.existsSync(home)) {
     kc.loadFromFile(home);
@@ -35,4 +32,8 @@ export function loadKubeConfig(env: NodeJS.ProcessEnv = process.env): KubeConfig
     );
   }
   return kc;
+}
+
+function nonEmpty(value: string | undefined): value is string {
+  return value !== undefined && value !== '';
 }

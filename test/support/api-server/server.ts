@@ -133,6 +133,26 @@ export class ApiServerDouble {
     return kc;
   }
 
+  /** The same as a kubeconfig file, for child processes (`KUBECONFIG=<file>`). */
+  kubeConfigYaml(token = [...this.tokens.keys()][0] ?? this.token): string {
+    return YAML.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [
+        {
+          name: 'double',
+          cluster: {
+            server: this.url,
+            'certificate-authority-data': Buffer.from(this.caPem).toString('base64'),
+          },
+        },
+      ],
+      users: [{ name: 'tester', user: { token } }],
+      contexts: [{ name: 'double', context: { cluster: 'double', user: 'tester' } }],
+      'current-context': 'double',
+    });
+  }
+
   private async listen(): Promise<void> {
     const { cert, key } = loopbackCertificates();
     const server = https.createServer({ cert, key }, (req, res) => {
