@@ -6,6 +6,7 @@ import { injectPod } from './inject-pod.js';
 import type { InjectorConfig } from './injector-config.js';
 import { createPatch } from './pod-patch.js';
 import type { Pod } from './pod-types.js';
+import { podShapeProblem } from './pod-shape.js';
 
 export type AdmissionResult = 'injected' | 'skipped' | 'refused' | 'error';
 
@@ -17,7 +18,8 @@ export interface Admission {
 }
 
 /**
- * One admission, as a pipeline of named steps: is it a Pod being created → decide
+ * One admission, as a pipeline of named steps: is it a Pod being created → is it
+ * shaped like one → decide
  * (pure predicates) → inject into a clone → diff into a JSON patch → response. Nothing
  * here does I/O, so the server, `detour inject` and the tests share it.
  */
@@ -31,6 +33,8 @@ export function admit(request: AdmissionRequest, config: InjectorConfig): Admiss
 
   if (!isPodCreate(request)) return allow('skipped', 'not a pod creation');
   if (!isObject(request.object)) return allow('skipped', 'request has no object');
+  const problem = podShapeProblem(request.object);
+  if (problem !== undefined) return refuse(uid, `detour: cannot read the pod: ${problem}`);
   const pod = request.object as Pod;
   // Pods made by controllers have only generateName, and often no namespace of their
   // own: the request's namespace is the authoritative one.

@@ -56,6 +56,9 @@ export function proxyContainer(
       readOnlyRootFilesystem: true,
       allowPrivilegeEscalation: false,
       capabilities: { drop: ['ALL'] },
+      // What the "restricted" Pod Security Standard asks of every container, so the
+      // proxy never is the reason a pod is rejected there (with capture: proxy-env).
+      seccompProfile: { type: 'RuntimeDefault' },
     },
     ...(options.tokenVolume
       ? { volumeMounts: [{ name: TOKEN_VOLUME, mountPath: TOKEN_MOUNT_PATH, readOnly: true }] }

@@ -136,6 +136,24 @@ describe('injection rules', () => {
     expect(a.response.status?.message).to.contain('detour.dev/capture-ports').and.contain('"http"');
   });
 
+  for (const [what, object] of [
+    ['containers not a list', { spec: { containers: { name: 'web' } } }],
+    ['a container without a name', { spec: { containers: [{ image: 'x' }] } }],
+    ['no spec', { metadata: { name: 'x' } }],
+    [
+      'annotations that are not strings',
+      { metadata: { annotations: { a: 1 } }, spec: { containers: [] } },
+    ],
+    ['env not a list', { spec: { containers: [{ name: 'a', env: 'X=1' }] } }],
+  ] as const) {
+    it(`refuses a malformed pod (${what}) as bad input, not an internal error`, () => {
+      const a = admit(podCreateRequest(object), config);
+      expect(a.result).to.equal('refused');
+      expect(a.response.allowed).to.equal(false);
+      expect(a.response.status?.message).to.contain('cannot read the pod');
+    });
+  }
+
   it('uses the injector config: image, pull policy, UID and default resources', () => {
     const custom = {
       image: 'registry.example/detour:dev',
