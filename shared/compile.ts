@@ -200,7 +200,13 @@ function toResource(
       ...(apiKeySha256.length > 0 ? { apiKeySha256 } : {}),
       routes,
     },
-    status: { skipped: s.skipped, conflicts },
+    status: {
+      skipped: s.skipped,
+      conflicts,
+      hosts: [...new Set(routes.map((r) => r.host))].sort(compareText),
+      routeCount: routes.length,
+      conflictCount: conflicts.length,
+    },
   };
 }
 

@@ -67,7 +67,13 @@ describe('compile', () => {
         },
       ],
     });
-    expect(t?.status).to.deep.equal({ skipped: [], conflicts: [] });
+    expect(t?.status).to.deep.equal({
+      skipped: [],
+      conflicts: [],
+      hosts: ['my-application.my-namespace'],
+      routeCount: 1,
+      conflictCount: 0,
+    });
   });
 
   it('expands every host x every path', () => {
