@@ -1,18 +1,19 @@
 import { pino } from 'pino';
 import { createLogger, type Logger } from '../shared/logger.js';
+import { LineWriter } from './line-writer.js';
 
 /**
  * One line per request on stdout, which is what `kubectl logs <pod> -c detour-proxy`
  * shows. JSON (pino) by default; `LOG_FORMAT=text` gives one human line.
  *
- * Lines go through an asynchronous SonicBoom destination: a synchronous write per request
- * would cost a syscall on the hot path; while one write is in flight the next lines
- * gather and leave in one write, so under load the syscalls batch themselves, and when
- * idle a line is out at once (`kubectl logs` never lags). `flush()` must run before exit.
+ * Lines leave through a LineWriter (one asynchronous write per event-loop turn, see
+ * line-writer.ts); `flush()` must run before exit. JSON lines carry the same fields as
+ * every other detour log line (`level`, `time` in ISO 8601, `msg`), the time string
+ * being built once per millisecond rather than once per line.
  */
 export interface AccessLogOptions {
   format?: string | undefined;
-  /** Where lines go (tests inject a stream); default: buffered stdout. */
+  /** Where lines go (tests inject a stream); default: stdout through a LineWriter. */
   destination?: NodeJS.WritableStream;
 }
 
@@ -47,16 +48,27 @@ export class AccessLog {
   readonly logger: Logger;
   /** The stream lines go to; the proxy's other logs share it so lines never interleave. */
   readonly destination: NodeJS.WritableStream;
-  readonly #boom: NodeJS.WritableStream & { flushSync?: () => void };
+  readonly #flushSync: (() => void) | undefined;
 
   constructor(options: AccessLogOptions = {}) {
-    const boom =
-      options.destination ??
-      // SonicBoom has the write() pino and createLogger call; its types do not say Writable.
-      (pino.destination({ dest: 1, sync: false }) as unknown as NodeJS.WritableStream);
-    this.destination = boom;
-    this.#boom = boom;
-    this.logger = createLogger({ format: options.format, level: 'info', destination: boom });
+    const writer = options.destination === undefined ? new LineWriter(1) : undefined;
+    // LineWriter has the one method pino and createLogger call: write(line).
+    const destination = options.destination ?? (writer as unknown as NodeJS.WritableStream);
+    this.destination = destination;
+    this.#flushSync =
+      writer === undefined
+        ? undefined
+        : () => {
+            writer.flushSync();
+          };
+    const format = options.format ?? process.env.LOG_FORMAT ?? 'json';
+    this.logger =
+      format === 'text'
+        ? createLogger({ format, level: 'info', destination })
+        : pino(
+            { level: 'info', base: null, timestamp: isoTimeCached },
+            destination as pino.DestinationStream,
+          );
   }
 
   /** Logs a finished exchange; `status` is what the client got (499: it left first). */
@@ -80,9 +92,21 @@ export class AccessLog {
   /** Writes out buffered lines (call before exit). */
   flush(): void {
     try {
-      this.#boom.flushSync?.();
+      this.#flushSync?.();
     } catch {
-      // Nothing buffered, or stdout already closed: nothing left to save.
+      // stdout already closed: nothing left to save.
     }
   }
+}
+
+let lastMs = 0;
+let lastIso = '';
+/** pino's isoTime, computed once per millisecond. */
+function isoTimeCached(): string {
+  const now = Date.now();
+  if (now !== lastMs) {
+    lastMs = now;
+    lastIso = `,"time":"${new Date(now).toISOString()}"`;
+  }
+  return lastIso;
 }

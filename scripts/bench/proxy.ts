@@ -1,0 +1,483 @@
+/**
+ * `npm run bench -- proxy`: the same small upstream (nginx `return 200`) measured through
+ * nothing (direct), detour, nginx and haproxy, each proxy pinned to one CPU with taskset
+ * and configured as a Host-routing reverse proxy with upstream keep-alive and an access
+ * log to a file. Prints req/s and p50/p99 at saturation (wrk), p50/p99 at a fixed
+ * 1000 req/s (a rate-limited undici client: wrk2 is not packaged), CPU time per request
+ * (from /proc/PID/stat) and RSS, with ratios to nginx; then detour's RSS with 10,000
+ * routes loaded. Every process it starts is killed at the end.
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import {
+  closeSync,
+  copyFileSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Pool } from 'undici';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const HOST = 'bench.detour.test';
+const SATURATION_S = Number(process.env.BENCH_SECONDS ?? 8);
+const FIXED_S = Number(process.env.BENCH_FIXED_SECONDS ?? 5);
+const FIXED_RATE = 1000;
+const CONNECTIONS = 50;
+/** The proxy under test gets CPU 0; upstream and load generators share the other. */
+const PROXY_CPU = '0';
+const LOAD_CPU = process.env.BENCH_LOAD_CPU ?? '1';
+
+/** Node flags of the proxy process (the image sets the same through NODE_OPTIONS). */
+const NODE_FLAGS: string[] = (process.env.BENCH_NODE_FLAGS ?? '')
+  .split(' ')
+  .filter((f) => f !== '');
+
+const PORTS = {
+  upstream: 28080,
+  detour: 28081,
+  detourAdmin: 28090,
+  nginx: 28082,
+  haproxy: 28083,
+  detour10k: 28084,
+  detour10kAdmin: 28091,
+};
+
+interface Row {
+  name: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  fixedP50: number;
+  fixedP99: number;
+  cpuUsPerReq: number | undefined;
+  rssMb: number | undefined;
+}
+
+const children: ChildProcess[] = [];
+
+export async function run(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'detour-bench-'));
+  try {
+    await bench(dir);
+  } finally {
+    for (const child of children) {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function bench(dir: string): Promise<void> {
+  buildDetour(dir);
+  const upstream = startNginxUpstream(dir);
+  await waitHttp(PORTS.upstream, '/');
+  const rows: Row[] = [];
+
+  rows.push(await measure('direct', PORTS.upstream, undefined));
+
+  const detour = startDetour(dir, PORTS.detour, PORTS.detourAdmin, routesYaml(1), 'routes.yaml');
+  await waitHttp(PORTS.detourAdmin, '/ready');
+  const detourIdle = rssMb(detour.pid);
+  const detourRow = await measure('detour', PORTS.detour, detour.pid);
+  detourRow.rssMb = detourIdle;
+  rows.push(detourRow);
+  await stop(detour);
+
+  const nginx = startNginxProxy(dir);
+  await waitHttp(PORTS.nginx, '/');
+  const nginxPids = pidsOf(nginx.pid);
+  const nginxIdle = nginxPids.reduce((sum, pid) => sum + (rssMb(pid) ?? 0), 0);
+  const nginxRow = await measure('nginx', PORTS.nginx, nginxPids);
+  nginxRow.rssMb = nginxIdle;
+  rows.push(nginxRow);
+  await stop(nginx);
+
+  const haproxy = startHaproxy(dir);
+  await waitHttp(PORTS.haproxy, '/');
+  const haproxyIdle = rssMb(haproxy.pid);
+  const haproxyRow = await measure('haproxy', PORTS.haproxy, haproxy.pid);
+  haproxyRow.rssMb = haproxyIdle;
+  rows.push(haproxyRow);
+  await stop(haproxy);
+
+  const big = startDetour(
+    dir,
+    PORTS.detour10k,
+    PORTS.detour10kAdmin,
+    routesYaml(10_000),
+    'routes-10k.yaml',
+  );
+  await waitHttp(PORTS.detour10kAdmin, '/ready', 60_000);
+  // A little traffic so the route lookup and one pool exist, as in a real pod.
+  await fixedRate(PORTS.detour10k, 200, 1);
+  const rss10k = rssMb(big.pid);
+  await stop(big);
+  await stop(upstream);
+
+  print(rows, detourIdle, rss10k);
+}
+
+function print(rows: Row[], detourIdle: number | undefined, rss10k: number | undefined): void {
+  const nginx = rows.find((r) => r.name === 'nginx');
+  const ratio = (value: number, base: number | undefined): string =>
+    base === undefined || base === 0 ? '' : ` (${(value / base).toFixed(2)}x)`;
+  const direct = rows.find((r) => r.name === 'direct');
+  const lines = [
+    `wrk -t1 -c${CONNECTIONS} -d${SATURATION_S}s (saturation), undici client at ${FIXED_RATE} req/s for ${FIXED_S}s (fixed); proxy on CPU ${PROXY_CPU}, upstream + load on CPU ${LOAD_CPU}`,
+    '',
+    '| through | req/s | p50 ms | p99 ms | p50 ms @1000/s | p99 ms @1000/s | CPU µs/req | RSS MB idle |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const r of rows) {
+    lines.push(
+      `| ${r.name} | ${Math.round(r.rps)}${ratio(r.rps, nginx?.rps)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.fixedP50.toFixed(3)} | ${r.fixedP99.toFixed(3)} | ${r.cpuUsPerReq === undefined ? '-' : r.cpuUsPerReq.toFixed(1) + ratio(r.cpuUsPerReq, nginx?.cpuUsPerReq)} | ${r.rssMb === undefined ? '-' : r.rssMb.toFixed(1)} |`,
+    );
+  }
+  const detour = rows.find((r) => r.name === 'detour');
+  lines.push('');
+  if (detour !== undefined && direct !== undefined && nginx !== undefined) {
+    const added = detour.fixedP50 - direct.fixedP50;
+    lines.push(
+      `targets: throughput ${(detour.rps / nginx.rps).toFixed(2)}x nginx (>= 0.30) ${detour.rps / nginx.rps >= 0.3 ? 'OK' : 'MISSED'}; ` +
+        `added p50 @1000/s ${added.toFixed(3)} ms (< 0.5) ${added < 0.5 ? 'OK' : 'MISSED'}; ` +
+        `RSS idle ${detourIdle?.toFixed(1) ?? '?'} MB (< 80) ${(detourIdle ?? 1e9) < 80 ? 'OK' : 'MISSED'}; ` +
+        `RSS with 10,000 routes ${rss10k?.toFixed(1) ?? '?'} MB (< 150) ${(rss10k ?? 1e9) < 150 ? 'OK' : 'MISSED'}`,
+    );
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+async function measure(
+  name: string,
+  port: number,
+  pid: number | number[] | undefined,
+): Promise<Row> {
+  const pids = pid === undefined ? [] : Array.isArray(pid) ? pid : [pid];
+  // Warm up (JIT, pools), then saturate.
+  wrk(port, 2);
+  const before = pids.reduce((sum, p) => sum + cpuTicks(p), 0);
+  const sat = wrk(port, SATURATION_S);
+  const after = pids.reduce((sum, p) => sum + cpuTicks(p), 0);
+  const fixed = await fixedRate(port, FIXED_RATE, FIXED_S);
+  const hz = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+  return {
+    name,
+    rps: sat.rps,
+    p50: sat.p50,
+    p99: sat.p99,
+    fixedP50: fixed.p50,
+    fixedP99: fixed.p99,
+    cpuUsPerReq:
+      pids.length === 0 ? undefined : (((after - before) / hz) * 1e6) / Math.max(1, sat.requests),
+    rssMb: undefined,
+  };
+}
+
+function wrk(
+  port: number,
+  seconds: number,
+): { rps: number; p50: number; p99: number; requests: number } {
+  const out = execFileSync(
+    'taskset',
+    [
+      '-c',
+      LOAD_CPU,
+      'wrk',
+      '-t1',
+      `-c${CONNECTIONS}`,
+      `-d${seconds}s`,
+      '--latency',
+      '-H',
+      `Host: ${HOST}`,
+      `http://127.0.0.1:${port}/bench`,
+    ],
+    { encoding: 'utf8' },
+  );
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+  if (non2xx > 0 || requests === 0) throw new Error(`bench: bad answers on port ${port}:\n${out}`);
+  return { rps, requests, p50: percentile(out, '50%'), p99: percentile(out, '99%') };
+}
+
+function percentile(out: string, label: string): number {
+  const match = new RegExp(`${label}\\s+([\\d.]+)(us|ms|s)`).exec(out);
+  if (match === null) return NaN;
+  const value = Number(match[1]);
+  return match[2] === 'us' ? value / 1000 : match[2] === 's' ? value * 1000 : value;
+}
+
+/**
+ * Open-loop load at a fixed rate: a request is started every 1/rate s whatever the
+ * previous ones do (so slow answers do not lower the rate), latency measured per request.
+ */
+async function fixedRate(
+  port: number,
+  rate: number,
+  seconds: number,
+): Promise<{ p50: number; p99: number }> {
+  const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 32, pipelining: 1 });
+  const latencies: number[] = [];
+  const total = rate * seconds;
+  const start = performance.now();
+  const pending: Promise<void>[] = [];
+  for (let i = 0; i < total; i++) {
+    const due = start + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    const t0 = performance.now();
+    pending.push(
+      pool.request({ path: '/bench', method: 'GET', headers: { host: HOST } }).then(async (res) => {
+        await res.body.dump();
+        if (res.statusCode !== 200) throw new Error(`status ${res.statusCode}`);
+        latencies.push(performance.now() - t0);
+      }),
+    );
+  }
+  await Promise.all(pending);
+  await pool.close();
+  latencies.sort((a, b) => a - b);
+  const at = (q: number): number =>
+    latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
+  return { p50: at(0.5), p99: at(0.99) };
+}
+
+function startNginxUpstream(dir: string): ChildProcess {
+  const conf = join(dir, 'upstream.conf');
+  writeFileSync(
+    conf,
+    `worker_processes 1;
+daemon off;
+pid ${dir}/upstream.pid;
+error_log ${dir}/upstream-error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir};
+  uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
+  keepalive_requests 1000000;
+  server { listen 127.0.0.1:${PORTS.upstream}; location / { return 200 "hello from upstream\\n"; } }
+}
+`,
+  );
+  return launch(LOAD_CPU, 'nginx', ['-p', dir, '-c', conf], join(dir, 'upstream.out'));
+}
+
+function startNginxProxy(dir: string): ChildProcess {
+  const conf = join(dir, 'nginx.conf');
+  writeFileSync(
+    conf,
+    `worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/nginx-error.log;
+events { worker_connections 4096; }
+http {
+  access_log ${dir}/nginx-access.log;
+  client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir};
+  uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
+  keepalive_requests 1000000;
+  upstream app { server 127.0.0.1:${PORTS.upstream}; keepalive 64; }
+  server { listen 127.0.0.1:${PORTS.nginx} default_server; return 404; }
+  server {
+    listen 127.0.0.1:${PORTS.nginx};
+    server_name ${HOST};
+    location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    }
+  }
+}
+`,
+  );
+  return launch(PROXY_CPU, 'nginx', ['-p', dir, '-c', conf], join(dir, 'nginx.out'));
+}
+
+function startHaproxy(dir: string): ChildProcess {
+  const conf = join(dir, 'haproxy.cfg');
+  writeFileSync(
+    conf,
+    `global
+  nbthread 1
+  log stdout format raw local0
+defaults
+  mode http
+  log global
+  option httplog
+  option forwardfor
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  http-reuse always
+frontend fe
+  bind 127.0.0.1:${PORTS.haproxy}
+  acl bench hdr(host) -i ${HOST}
+  use_backend app if bench
+  http-request deny deny_status 404 unless bench
+backend app
+  server s1 127.0.0.1:${PORTS.upstream}
+`,
+  );
+  return launch(PROXY_CPU, 'haproxy', ['-f', conf, '-db'], join(dir, 'haproxy.out'));
+}
+
+function startDetour(
+  dir: string,
+  port: number,
+  adminPort: number,
+  yaml: string,
+  file: string,
+): ChildProcess {
+  const path = join(dir, file);
+  writeFileSync(path, yaml);
+  return launch(
+    PROXY_CPU,
+    process.execPath,
+    [
+      ...NODE_FLAGS,
+      join(dir, 'build/bin/detour.js'),
+      'proxy',
+      '--source',
+      `file:${path}`,
+      '--listen',
+      String(port),
+      '--admin-port',
+      String(adminPort),
+      '--listen-host',
+      '127.0.0.1',
+    ],
+    join(dir, `${file}.out`),
+    { LOG_FORMAT: 'json', CLIENT_MAX_BODY_SIZE: '1m' },
+  );
+}
+
+/** One RouteTable of `count` routes; the first is the benchmark's, on the upstream. */
+function routesYaml(count: number): string {
+  const lines = [
+    'apiVersion: detour.dev/v1alpha1',
+    'kind: RouteTable',
+    'metadata: { name: detour-private, namespace: bench }',
+    'spec:',
+    '  plane: private',
+    '  routes:',
+  ];
+  for (let i = 0; i < count; i++) {
+    const host = i === 0 ? HOST : `app-${i}.bench`;
+    const path = i === 0 ? '/' : `/api/v${i % 7}`;
+    const port = i === 0 ? PORTS.upstream : 8000 + (i % 1000);
+    lines.push(
+      `  - host: ${host}`,
+      `    path: ${path}`,
+      '    claimedAt: "2024-01-01T00:00:00Z"',
+      `    endpoints: [{ ip: 127.0.0.1, port: ${port}, pod: pod-${i} }]`,
+    );
+  }
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * The image runs compiled JavaScript, not tsx (whose loader alone costs ~20 MB of RSS),
+ * so the bench compiles the commands into the temp dir first.
+ */
+function buildDetour(dir: string): void {
+  const out = join(dir, 'build');
+  try {
+    execFileSync(
+      process.execPath,
+      [
+        join(ROOT, 'node_modules/typescript/bin/tsc'),
+        '-p',
+        join(ROOT, 'tsconfig.build.json'),
+        '--outDir',
+        out,
+      ],
+      { cwd: ROOT, stdio: 'ignore' },
+    );
+  } catch {
+    // Type errors elsewhere in the tree do not stop tsc from emitting JavaScript.
+  }
+  symlinkSync(join(ROOT, 'node_modules'), join(out, 'node_modules'));
+  copyFileSync(join(ROOT, 'package.json'), join(out, 'package.json'));
+}
+
+function launch(
+  cpu: string,
+  command: string,
+  args: string[],
+  out: string,
+  env: Record<string, string> = {},
+): ChildProcess {
+  const fd = openSync(out, 'a');
+  const child = spawn('taskset', ['-c', cpu, command, ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', fd, fd],
+    env: { ...process.env, ...env },
+  });
+  closeSync(fd);
+  children.push(child);
+  return child;
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => {
+      resolve();
+    });
+  });
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function waitHttp(port: number, path: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}${path}`, { headers: { host: HOST } });
+      await res.arrayBuffer();
+      if (res.status < 500) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`bench: port ${port}${path} not ready in time`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** nginx: the master and its workers. */
+function pidsOf(pid: number | undefined): number[] {
+  if (pid === undefined) return [];
+  try {
+    const kids = execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map(Number);
+    return [pid, ...kids];
+  } catch {
+    return [pid];
+  }
+}
+
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]); // utime + stime
+}
+
+function rssMb(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+  return kb / 1024;
+}
