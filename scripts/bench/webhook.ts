@@ -8,7 +8,7 @@
  * Knobs: BENCH_WEBHOOK_RATE (req/s, default 200), BENCH_WEBHOOK_SECONDS (default 10).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -76,6 +76,8 @@ interface Result {
   achievedRate: number;
   /** The server's own p99 (request to response, without TLS), as its histogram bucket's upper bound, ms. */
   serverP99: number;
+  /** The webhook process's CPU time (user + system) per request, µs. */
+  cpuUsPerRequest: number;
 }
 
 const children: ChildProcess[] = [];
@@ -97,6 +99,7 @@ async function bench(dir: string): Promise<void> {
   writeFileSync(join(dir, 'tls.crt'), bundle.certPem);
   writeFileSync(join(dir, 'tls.key'), bundle.keyPem);
   const port = await startWebhook(dir);
+  const pid = children[0]?.pid ?? 0;
   const agent = new Agent({
     connect: { ca: bundle.caPem, servername: serviceDnsNames('detour-system')[2] },
     connections: 8,
@@ -112,9 +115,15 @@ async function bench(dir: string): Promise<void> {
     for (const containers of [1, 10]) {
       await load(url, agent, containers, RATE, WARMUP_SECONDS);
       const before = await buckets(metricsUrl, agent);
+      const cpuBefore = cpuSeconds(pid);
       const result = await load(url, agent, containers, RATE, SECONDS);
+      const cpu = cpuSeconds(pid) - cpuBefore;
       const after = await buckets(metricsUrl, agent);
-      results.push({ ...result, serverP99: bucketQuantile(before, after, 0.99) * 1000 });
+      results.push({
+        ...result,
+        serverP99: bucketQuantile(before, after, 0.99) * 1000,
+        cpuUsPerRequest: (cpu * 1e6) / result.sent,
+      });
     }
     printTable(results);
   } finally {
@@ -178,7 +187,7 @@ async function load(
   containers: number,
   rate: number,
   seconds: number,
-): Promise<Omit<Result, 'serverP99'>> {
+): Promise<Omit<Result, 'serverP99' | 'cpuUsPerRequest'>> {
   const total = Math.round(rate * seconds);
   const interval = 1000 / rate;
   const bodies = Array.from({ length: 50 }, (_, i) => review(containers, i));
@@ -221,6 +230,18 @@ async function load(
   };
 }
 
+/** utime + stime of a process from /proc/PID/stat (Linux), in seconds. */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces) start at ") ".
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
 /** Cumulative counts of the injected-latency histogram, by bucket upper bound (s). */
 async function buckets(url: string, agent: Agent): Promise<Map<number, number>> {
   const res = await request(url, { dispatcher: agent });
@@ -258,6 +279,7 @@ function printTable(results: Result[]): void {
     'max ms',
     `p99 < ${TARGET_P99_MS} ms`,
     'server p99 ms',
+    'CPU µs/req',
   ];
   const rows = results.map((r) => [
     r.pod,
@@ -269,6 +291,7 @@ function printTable(results: Result[]): void {
     r.max.toFixed(2),
     r.p99 < TARGET_P99_MS ? 'yes' : 'NO',
     `<= ${String(r.serverP99)}`,
+    r.cpuUsPerRequest.toFixed(0),
   ]);
   const widths = header.map((h, i) =>
     Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)),
