@@ -113,7 +113,7 @@ export async function run(argv: string[]): Promise<number | undefined> {
   });
   stopWatching();
   stopPatching();
-  await running.close();
+  await running.close(5_000);
   return 0;
 }
 

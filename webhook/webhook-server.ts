@@ -127,7 +127,12 @@ function sendError(res: Response, status: number, message: string): void {
 export interface RunningWebhook {
   server: https.Server;
   port: number;
-  close(): Promise<void>;
+  /**
+   * Stops accepting, lets requests in flight finish (up to `graceMs`), then cuts what
+   * is left: the API server retries a webhook call on another endpoint, but not one
+   * whose connection dropped mid-answer.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 export async function startWebhookServer(options: WebhookServerOptions): Promise<RunningWebhook> {
@@ -148,12 +153,16 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   return {
     server,
     port,
-    close: () =>
+    close: (graceMs = 0) =>
       new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          server.closeAllConnections();
+        }, graceMs);
         server.close(() => {
+          clearTimeout(timer);
           resolve();
         });
-        server.closeAllConnections();
+        server.closeIdleConnections();
       }),
   };
 }

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import fs from 'node:fs';
 import os from 'node:os';
+import https from 'node:https';
 import path from 'node:path';
 import { Pod as PodModel } from 'kubernetes-models/v1';
 import { createLogger } from '../../shared/logger.js';
@@ -266,5 +267,71 @@ describe('detour webhook TLS files', function () {
     expect(() =>
       readKeyPair({ certFile: path.join(dir, 'tls.crt'), keyFile: path.join(dir, 'tls.key') }),
     ).to.throw(/not a usable certificate and key/);
+  });
+});
+
+describe('detour webhook shutdown', function () {
+  this.timeout(60_000);
+
+  it('finishes a request in flight before closing', async () => {
+    const bundle = await createSelfSignedBundle({ dnsNames: serviceDnsNames('detour-system') });
+    const webhook = await startWebhookServer({
+      port: 0,
+      host: '127.0.0.1',
+      tls: { cert: bundle.certPem, key: bundle.keyPem },
+      config: defaultInjectorConfig(),
+      logger: silent,
+      registry: createRegistry(),
+    });
+    const body = JSON.stringify(review(podCreateRequest(pod)));
+    const state = { closed: false };
+    const answer = new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = https.request(
+        {
+          host: '127.0.0.1',
+          port: webhook.port,
+          method: 'POST',
+          path: '/mutate',
+          ca: bundle.caPem,
+          servername: serviceDnsNames('detour-system')[2],
+          headers: {
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+          },
+          agent: false,
+        },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8').on('data', (d: string) => (text += d));
+          res.on('end', () => {
+            resolve({ status: res.statusCode ?? 0, text });
+          });
+        },
+      );
+      req.on('error', reject);
+      // Half the body now; the rest after shutdown has begun.
+      req.write(body.slice(0, 100));
+      setTimeout(() => {
+        const closing = webhook.close(10_000).then(() => (state.closed = true));
+        setTimeout(() => {
+          expect(state.closed, 'close waits for the request').to.equal(false);
+          req.end(body.slice(100));
+        }, 300);
+        void closing;
+      }, 300);
+    });
+    const r = await answer;
+    expect(r.status).to.equal(200);
+    expect(r.text).to.contain('"patchType":"JSONPatch"');
+    for (let i = 0; i < 50 && !state.closed; i += 1)
+      await new Promise((res) => setTimeout(res, 100));
+    expect(state.closed).to.equal(true);
+    let refused: unknown;
+    try {
+      await webhookRequest(webhook.port, bundle.caPem, { path: '/healthz' });
+    } catch (err) {
+      refused = err;
+    }
+    expect(String(refused)).to.match(/ECONNREFUSED/);
   });
 });
