@@ -15,6 +15,7 @@ import {
   ROUTE_TABLE_VERSION,
   routeTableName,
   type RouteTableResource,
+  type RouteTableStatus,
 } from '../shared/route-table-resource.js';
 import type { ControllerMetrics } from './controller-metrics.js';
 
@@ -71,7 +72,7 @@ export class RouteTableWriter {
         seen === undefined ||
         !isDeepStrictEqual(seen.spec, table.spec) ||
         seen.metadata.labels?.[PLANE_LABEL] !== this.plane;
-      const statusDiffers = seen === undefined || !isDeepStrictEqual(seen.status, table.status);
+      const statusDiffers = !isDeepStrictEqual(statusOf(seen), statusOf(table));
       if (!specDiffers && !statusDiffers) continue;
       tasks.push(async () => {
         if (specDiffers && !(await this.run('apply', table, () => this.applySpec(table), result))) {
@@ -156,6 +157,17 @@ export class RouteTableWriter {
       name: routeTableName(this.plane),
     });
   }
+}
+
+/**
+ * No status and an empty one mean the same: most tables have nothing to report, and
+ * skipping their status write halves the writes of a full sync.
+ */
+function statusOf(table: RouteTableResource | undefined): RouteTableStatus {
+  return {
+    skipped: table?.status?.skipped ?? [],
+    conflicts: table?.status?.conflicts ?? [],
+  };
 }
 
 /** Runs `tasks` with at most `limit` in flight (each task handles its own errors). */

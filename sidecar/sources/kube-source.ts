@@ -112,7 +112,7 @@ export class KubeSource implements RouteSource {
   }
 
   private setConnected(connected: boolean): void {
-    if (connected === this.isConnected) return;
+    if (connected === this.isConnected || this.stopped) return;
     this.isConnected = connected;
     const table = this.current;
     if (!connected) {

@@ -349,15 +349,15 @@ export class ApiServerDouble {
       rv = decoded.rv;
       after = decoded.start;
     }
-    const all = this.store
-      .list(p.def, p.namespace)
-      .filter((o) => labels(o.metadata.labels ?? {}) && fields(o))
-      .filter(
-        (o) => after === '' || `${o.metadata.namespace ?? ''}/${o.metadata.name ?? ''}` > after,
-      );
-    const page = limit > 0 ? all.slice(0, limit) : all;
+    // One more than the page, to know whether a continue token is needed.
+    const fetched = this.store.list(p.def, p.namespace, {
+      filter: (o) => labels(o.metadata.labels ?? {}) && fields(o),
+      ...(after === '' ? {} : { after }),
+      limit: limit > 0 ? limit + 1 : 0,
+    });
+    const page = limit > 0 ? fetched.slice(0, limit) : fetched;
     const last = page.at(-1);
-    const more = limit > 0 && all.length > limit && last !== undefined;
+    const more = limit > 0 && fetched.length > limit && last !== undefined;
     const items = STRIP_KIND_IN_LISTS.has(p.def.group) ? page.map(withoutTypeMeta) : page;
     return {
       kind: `${p.def.kind}List`,
@@ -372,7 +372,6 @@ export class ApiServerDouble {
                   start: `${last.metadata.namespace ?? ''}/${last.metadata.name ?? ''}`,
                 }),
               ).toString('base64'),
-              remainingItemCount: all.length - page.length,
             }
           : {}),
       },

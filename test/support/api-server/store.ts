@@ -51,15 +51,27 @@ export class Store {
     return obj === undefined ? undefined : structuredClone(obj);
   }
 
-  /** Objects sorted by namespace/name (the order etcd's keys give a real list). */
-  list(def: ResourceDef, namespace?: string): KubeObject[] {
+  /**
+   * Objects sorted by namespace/name (the order etcd's keys give a real list), optionally
+   * only those after key `after` that pass `filter`, at most `limit` (0: all). Only the
+   * returned objects are copied, so paging through a large store stays cheap.
+   */
+  list(
+    def: ResourceDef,
+    namespace?: string,
+    options: { filter?: (obj: KubeObject) => boolean; after?: string; limit?: number } = {},
+  ): KubeObject[] {
     const table = this.table(def);
     const keys = [...table.keys()].sort();
     const out: KubeObject[] = [];
+    const limit = options.limit ?? 0;
     for (const key of keys) {
+      if (options.after !== undefined && key <= options.after) continue;
       const obj = table.get(key);
       if (obj === undefined) continue;
       if (namespace !== undefined && obj.metadata.namespace !== namespace) continue;
+      if (options.filter !== undefined && !options.filter(obj)) continue;
+      if (limit > 0 && out.length === limit) break;
       out.push(structuredClone(obj));
     }
     return out;
