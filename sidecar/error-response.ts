@@ -44,7 +44,8 @@ export function answerBody(code: ProxyAnswerCode, requestId: string, detail?: st
 /**
  * Writes a proxy answer. `close` asks the client to drop the connection, for answers
  * given before the request body was read (413): the unread body would otherwise have to
- * be drained before the connection could carry another request.
+ * be drained before the connection could carry another request. Returns the body's
+ * length in bytes (for the access log).
  */
 export function sendAnswer(
   res: ServerResponse,
@@ -55,11 +56,12 @@ export function sendAnswer(
 ): number {
   const status = PROXY_ANSWERS[code].status;
   const body = answerBody(code, requestId, detail);
+  const length = Buffer.byteLength(body);
   const headers: string[] = [
     'content-type',
     'application/json',
     'content-length',
-    String(Buffer.byteLength(body)),
+    String(length),
     'x-detour-error',
     code,
     'x-request-id',
@@ -68,7 +70,7 @@ export function sendAnswer(
   if (close) headers.push('connection', 'close');
   res.writeHead(status, headers);
   res.end(body);
-  return status;
+  return length;
 }
 
 /** Raw HTTP/1.1 answer for sockets that left the HTTP server (upgrade, CONNECT). */

@@ -226,7 +226,7 @@ function abortUpstream(this: WithController): void {
 function answerOrCut(ex: Exchange, code: ProxyAnswerCode, detail: string, close = false): void {
   ex.error = code;
   if (!ex.res.headersSent) {
-    sendAnswer(ex.res, code, ex.requestId, detail, close);
+    ex.bytesOut = sendAnswer(ex.res, code, ex.requestId, detail, close);
   } else {
     ex.res.destroy();
   }

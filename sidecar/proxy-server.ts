@@ -310,7 +310,7 @@ export class ProxyServer {
 
   #answer(ex: Exchange, code: ProxyAnswerCode, detail?: string, close = false): void {
     ex.error = code;
-    sendAnswer(ex.res, code, ex.requestId, detail, close || this.#draining);
+    ex.bytesOut = sendAnswer(ex.res, code, ex.requestId, detail, close || this.#draining);
   }
 
   /** The response closed (finished, or the client left): log and count it, once. */

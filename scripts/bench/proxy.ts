@@ -129,7 +129,7 @@ function print(rows: Row[], detourIdle: number | undefined, rss10k: number | und
     base === undefined || base === 0 ? '' : ` (${(value / base).toFixed(2)}x)`;
   const direct = rows.find((r) => r.name === 'direct');
   const lines = [
-    `wrk -t1 -c${CONNECTIONS} -d${SATURATION_S}s (saturation), undici client at ${FIXED_RATE} req/s for ${FIXED_S}s (fixed); proxy on CPU ${PROXY_CPU}, upstream + load on CPU ${LOAD_CPU}`,
+    `wrk -t1 -c${CONNECTIONS} -d${SATURATION_S}s (saturation), undici client at ${FIXED_RATE} req/s for ${FIXED_S}s (fixed); proxy on CPU ${PROXY_CPU}, upstream + load on CPU ${LOAD_CPU}; detour: node ${NODE_FLAGS.join(' ')}, JSON access log to a file`,
     '',
     '| through | req/s | p50 ms | p99 ms | p50 ms @1000/s | p99 ms @1000/s | CPU µs/req | RSS MB idle |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
@@ -352,6 +352,8 @@ function startDetour(
       String(port),
       '--admin-port',
       String(adminPort),
+      '--dns-port',
+      '0',
       '--listen-host',
       '127.0.0.1',
     ],

@@ -95,6 +95,8 @@ describe('detour proxy command', function () {
     '0',
     '--admin-port',
     '0',
+    '--dns-port',
+    '0',
     '--listen-host',
     '127.0.0.1',
   ];
