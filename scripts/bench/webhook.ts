@@ -87,11 +87,19 @@ export async function run(): Promise<void> {
   try {
     await bench(dir);
   } finally {
-    for (const child of children) {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    }
+    for (const child of children) await stop(child);
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** SIGTERM (the webhook drains and exits, writing a --cpu-prof profile if asked), then SIGKILL. */
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
 }
 
 async function bench(dir: string): Promise<void> {

@@ -152,6 +152,19 @@ describe('detour webhook against the API-server double', function () {
     }
   });
 
+  it('keeps retrying the caBundle patch while the API server is down', async () => {
+    await api.stop();
+    const late = await startWebhookProcess(['--kubeconfig', kubeconfig], {
+      POD_NAMESPACE: 'detour-system',
+    });
+    replicas.push(late);
+    const failed = await late.waitForLog('caBundle patch failed');
+    expect(failed.err).to.be.a('string');
+    await api.resume();
+    await late.waitForLog('patched caBundle', 60_000);
+    expect((await bundleCas())[0]).to.have.length(3);
+  });
+
   it('stops cleanly on SIGTERM', async () => {
     const code = await replicas[1]!.stop();
     expect(code).to.equal(0);
