@@ -287,7 +287,9 @@ export class ApiServerDouble {
       resource: parsed.def.plural,
       subresource: parsed.subresource,
       namespace: parsed.namespace,
-      name: parsed.name,
+      // As the API server's RequestInfo: a list/watch names the object its field
+      // selector pins with metadata.name=, so RBAC resourceNames can grant it.
+      name: parsed.name ?? nameFromFieldSelector(q.get('fieldSelector')),
     };
     if (this.options.authorize !== undefined && !this.options.authorize(access)) {
       this.counters.forbidden++;
@@ -602,6 +604,15 @@ export class ApiServerDouble {
     this.countWrite('delete', p.def);
     return this.store.delete(p.def, p.namespace, p.name);
   }
+}
+
+function nameFromFieldSelector(selector: string | null): string | undefined {
+  const terms = (selector ?? '').split(',').map((t) => t.trim());
+  for (const term of terms) {
+    const match = /^metadata\.name==?(.+)$/.exec(term);
+    if (match?.[1] !== undefined) return match[1];
+  }
+  return undefined;
 }
 
 /** Built-in list items carry no kind/apiVersion on the wire (the list has them). */
