@@ -100,6 +100,33 @@ export interface ApplyResult {
 }
 
 /**
+ * Other managers' fields that the applied config sets: with the same value they become
+ * shared; with another value they are a conflict, or, with `force`, taken from them.
+ */
+function takeOwnership(
+  others: ManagedFieldsEntry[],
+  newKeys: ReadonlySet<string>,
+  context: { base: KubeObject; applied: KubeObject; force: boolean },
+): void {
+  const conflicts: string[] = [];
+  for (const entry of others) {
+    const kept = fromFieldsV1(entry.fieldsV1).filter((p) => {
+      if (!newKeys.has(key(p))) return true;
+      if (isDeepStrictEqual(getAt(context.base, p), getAt(context.applied, p))) return true;
+      if (!context.force) conflicts.push(`.${p.join('.')} (owned by "${entry.manager}")`);
+      return false;
+    });
+    entry.fieldsV1 = toFieldsV1(kept);
+  }
+  if (conflicts.length > 0) {
+    throw new ApiError(
+      'Conflict',
+      `Apply failed with ${conflicts.length} conflict(s): ${conflicts.join(', ')}`,
+    );
+  }
+}
+
+/**
  * Applies `applied` as `manager` onto `current` (undefined: the object is created).
  * Throws a 409 Conflict naming the fields another manager owns with a different value.
  */
@@ -116,24 +143,8 @@ export function serverSideApply(
   const newPaths = appliedFields(applied, subresource);
   const newKeys = new Set(newPaths.map(key));
 
-  const conflicts: string[] = [];
   const others = entries.filter((e) => !mine(e));
-  for (const entry of others) {
-    const owned = fromFieldsV1(entry.fieldsV1);
-    const kept = owned.filter((p) => {
-      if (!newKeys.has(key(p))) return true;
-      if (isDeepStrictEqual(getAt(base, p), getAt(applied, p))) return true; // shared ownership
-      if (!force) conflicts.push(`.${p.join('.')} (owned by "${entry.manager}")`);
-      return false;
-    });
-    entry.fieldsV1 = toFieldsV1(kept);
-  }
-  if (conflicts.length > 0) {
-    throw new ApiError(
-      'Conflict',
-      `Apply failed with ${conflicts.length} conflict(s): ${conflicts.join(', ')}`,
-    );
-  }
+  takeOwnership(others, newKeys, { base, applied, force });
 
   const previous = entries.find(mine);
   const stillOwned = new Set(others.flatMap((e) => fromFieldsV1(e.fieldsV1)).map(key));

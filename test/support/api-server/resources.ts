@@ -103,18 +103,24 @@ export type PathResult = ParsedPath | { discovery: string } | null;
  * `/api/v1[/namespaces/NS]/PLURAL[/NAME[/status]]` and the same under
  * `/apis/GROUP/VERSION`; namespaces themselves are `/api/v1/namespaces[/NAME]`.
  */
-export function parsePath(pathname: string): PathResult {
+function splitGroupVersion(
+  pathname: string,
+): { group: string; version: string; rest: string[] } | null {
   const parts = pathname.split('/').filter((p) => p !== '');
-  let group: string;
-  let version: string;
-  let rest: string[];
   if (parts[0] === 'api' && parts[1] !== undefined) {
-    [group, version, rest] = ['', parts[1], parts.slice(2)];
-  } else if (parts[0] === 'apis' && parts[1] !== undefined && parts[2] !== undefined) {
-    [group, version, rest] = [parts[1], parts[2], parts.slice(3)];
-  } else {
-    return null;
+    return { group: '', version: parts[1], rest: parts.slice(2) };
   }
+  if (parts[0] === 'apis' && parts[1] !== undefined && parts[2] !== undefined) {
+    return { group: parts[1], version: parts[2], rest: parts.slice(3) };
+  }
+  return null;
+}
+
+export function parsePath(pathname: string): PathResult {
+  const split = splitGroupVersion(pathname);
+  if (split === null) return null;
+  const { group, version } = split;
+  let rest = split.rest;
   if (rest.length === 0) return { discovery: group === '' ? version : `${group}/${version}` };
   const defs = RESOURCES.filter((r) => r.group === group && r.version === version);
   let namespace: string | undefined;
