@@ -9,7 +9,7 @@ import {
   ROUTE_TABLE_VERSION,
   type RouteTableResource,
 } from '../../shared/route-table-resource.js';
-import { parseRouteTable } from '../../shared/route-table-schema.js';
+import { parseRouteTable, type ParseResult } from '../../shared/route-table-schema.js';
 import { loadKubeConfig } from '../../shared/kube/kube-config.js';
 import { ResilientInformer, type InformerHooks } from '../../shared/kube/resilient-informer.js';
 import { loadWatchKnobs, type WatchKnobs } from '../../shared/kube/watch-knobs.js';
@@ -52,6 +52,7 @@ export class KubeSource implements RouteSource {
   private current: RouteTable | undefined;
   private pending: NodeJS.Immediate | undefined;
   private retry: NodeJS.Timeout | undefined;
+  private checked = new Map<string, ParseResult>();
   private fingerprint = '';
   private isConnected = false;
   private stopped = false;
@@ -154,16 +155,22 @@ export class KubeSource implements RouteSource {
       .join(',');
     if (fingerprint === this.fingerprint && this.current !== undefined) return;
     const valid: RouteTableResource[] = [];
+    const checked = new Map<string, ParseResult>();
     for (const resource of resources) {
-      const parsed = parseRouteTable(resource);
+      // Re-check only tables that changed: 500 namespaces must not cost 500 schema
+      // checks per pod event.
+      const key = `${resource.metadata.namespace}/${resource.metadata.resourceVersion ?? ''}`;
+      const parsed = this.checked.get(key) ?? parseRouteTable(resource);
+      checked.set(key, parsed);
       if (parsed.ok) valid.push(parsed.value);
-      else {
+      else if (!this.checked.has(key)) {
         this.log.warn(
           { namespace: resource.metadata.namespace, problem: parsed.problem },
           'RouteTable ignored: it does not match the schema',
         );
       }
     }
+    this.checked = checked;
     let table: RouteTable;
     try {
       table = RouteTable.fromResources(valid);

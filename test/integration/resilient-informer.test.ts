@@ -139,6 +139,16 @@ describe('resilient informer (against the API-server double)', function () {
     expect(restarts).to.include('silent');
   });
 
+  it('relists on its relist interval (the safety net), without losing anything', async () => {
+    await client.createPod({ namespace: 'a', name: 'p7', ip: '127.0.0.2' });
+    startInformer({ relistIntervalMs: 300 });
+    await informer.synced;
+    const lists = double.counters.lists;
+    await eventually(() => (double.counters.lists > lists ? true : undefined), 'a periodic relist');
+    expect(restarts).to.include('relist');
+    expect(names()).to.deep.equal(['a/p7']);
+  });
+
   it('contains a handler that throws: later events and other handlers still arrive', async () => {
     startInformer();
     let calls = 0;
