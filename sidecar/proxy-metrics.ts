@@ -16,6 +16,8 @@ export class ProxyMetrics {
   readonly tableUpdates: Counter;
   readonly tableVersion: Gauge;
   readonly inFlight: Gauge;
+  /** What the in-flight gauge reports (the proxy server plugs its counter in). */
+  inFlightSource: () => number = () => 0;
 
   constructor(registry: Registry = createRegistry()) {
     this.registry = registry;
@@ -65,10 +67,15 @@ export class ProxyMetrics {
       help: 'Version of the current route table (monotonic per process)',
       registers,
     });
+    const source = (): number => this.inFlightSource();
     this.inFlight = new Gauge({
       name: 'detour_proxy_requests_in_flight',
       help: 'Requests being proxied right now',
       registers,
+      // Read at scrape time: no work per request.
+      collect() {
+        this.set(source());
+      },
     });
   }
 

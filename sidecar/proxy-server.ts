@@ -74,6 +74,7 @@ export class ProxyServer {
     this.clientMaxBodySize = options.config.clientMaxBodySize;
     this.maxHops = options.maxHops ?? DEFAULT_MAX_HOPS;
     const metrics = this.metrics;
+    metrics.inFlightSource = () => this.#inFlight;
     this.upstreams = new Upstreams(options.upstreams, (event) => {
       if (event.kind === 'ejected') metrics.ejections.inc({ reason: event.reason });
     });

@@ -294,6 +294,7 @@ describe('detour proxy: routing, policies and answers', function () {
     expect(text).to.match(/detour_proxy_ejections_total\{reason="connect"\} [1-9]/);
     expect(text).to.match(/detour_proxy_routes 8/);
     expect(text).to.match(/detour_proxy_table_updates_total 1/);
+    expect(text).to.match(/detour_proxy_requests_in_flight 0/);
     const res = await request(`${p.origin}/`, { headers: { host: 'pool.my-namespace' } });
     await res.body.dump();
   });
