@@ -129,9 +129,9 @@ describe('resilient informer (against the API-server double)', function () {
   });
 
   it('restarts a watch that went silent (watchdog), and stays quiet while bookmarks flow', async () => {
-    startInformer({ silenceLimitMs: 700 });
+    startInformer({ silenceLimitMs: 1_500 });
     await informer.synced;
-    await new Promise((r) => setTimeout(r, 1_000));
+    await new Promise((r) => setTimeout(r, 2_000));
     expect(restarts).to.not.include('silent'); // bookmarks every 200 ms keep it alive
     double.silenceWatches();
     await client.createPod({ namespace: 'a', name: 'p4', ip: '127.0.0.2' });
