@@ -11,6 +11,14 @@ import {
   type NetnsPod,
   type NetnsProcess,
 } from '../support/netns.js';
+import {
+  SEED_DIR,
+  echoServerArgv,
+  parseInjectedPod,
+  routingSecretYaml,
+  seedClusterYaml,
+  type InjectedPod,
+} from '../support/seed-example.js';
 
 /**
  * The seed's own example, end to end, with real capture: two replicas of my-application
@@ -43,12 +51,6 @@ interface Reply {
   apiKey: string | null;
 }
 
-/** An HTTP server that says who it is, as each replica/decoy does. */
-function echoServer(name: string, port: number): string[] {
-  const script = `require('node:http').createServer((q, s) => { s.setHeader('content-type', 'application/json'); s.end(JSON.stringify({ pod: ${JSON.stringify(name)}, url: q.url, host: q.headers.host, apiKey: q.headers['x-routing-api-key'] ?? null })); }).listen(${port}, '0.0.0.0');`;
-  return [process.execPath, '-e', script];
-}
-
 async function eventually<T>(
   what: string,
   attempt: () => Promise<T | undefined>,
@@ -72,18 +74,9 @@ function accessLines(proc: NetnsProcess): Record<string, unknown>[] {
     .filter((record) => record.msg === 'request');
 }
 
-interface InjectedPod {
-  initArgs: string[] | undefined;
-  proxyArgs: string[];
-  appEnv: Record<string, string>;
-}
-
 /** Runs the real `detour inject` on the seed manifest with extra pod annotations. */
 async function inject(annotations: Record<string, string>, dir: string): Promise<InjectedPod> {
-  const seed = readFileSync(
-    join(REPO_ROOT, 'manifests/examples/seed/my-other-application.yaml'),
-    'utf8',
-  );
+  const seed = readFileSync(join(SEED_DIR, 'my-other-application.yaml'), 'utf8');
   const deployment = parseAllDocuments(seed)[0]!.toJS() as {
     spec: {
       template: {
@@ -98,44 +91,17 @@ async function inject(annotations: Record<string, string>, dir: string): Promise
   writeFileSync(file, stringify(deployment));
   const result = await runDetour(['inject', '-f', file], { timeoutMs: 60_000 });
   expect(result.code, result.stderr).to.equal(0);
-  const injected = parseAllDocuments(result.stdout)[0]!.toJS() as {
-    spec: { template: { spec: PodSpec } };
-  };
-  const spec = injected.spec.template.spec;
-  const all = [...(spec.initContainers ?? []), ...spec.containers];
-  const init = all.find((c) => c.name === 'detour-init');
-  const proxy = all.find((c) => c.name === 'detour-proxy');
-  const app = spec.containers.find((c) => c.name === 'my-other-application');
-  expect(proxy, 'injected detour-proxy').not.to.equal(undefined);
-  const appEnv: Record<string, string> = {};
-  for (const e of app?.env ?? []) if (e.value !== undefined) appEnv[e.name] = e.value;
-  return { initArgs: init?.args, proxyArgs: proxy!.args ?? [], appEnv };
-}
-
-interface Container {
-  name: string;
-  args?: string[];
-  env?: { name: string; value?: string }[];
-}
-interface PodSpec {
-  initContainers?: Container[];
-  containers: Container[];
+  return parseInjectedPod(result.stdout);
 }
 
 /** The seed's cluster objects with this lab's pod IPs, optionally with the API-key Secret. */
 function clusterYaml(withSecret: boolean): string {
-  const seed = readFileSync(join(REPO_ROOT, 'manifests/examples/seed/cluster.yaml'), 'utf8');
-  const ips: Record<string, string> = {
+  const text = seedClusterYaml({
     '127.0.0.11': '198.18.0.11',
     '127.0.0.12': '198.18.0.12',
     '127.0.0.21': '198.18.0.20',
-  };
-  let text = seed;
-  for (const [from, to] of Object.entries(ips)) text = text.split(from).join(to);
-  if (withSecret) {
-    text += `\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: routing\n  namespace: my-namespace\ntype: Opaque\nstringData:\n  private-api-key: ${API_KEY}\n`;
-  }
-  return text;
+  });
+  return withSecret ? text + routingSecretYaml(API_KEY) : text;
 }
 
 describe('e2e: the seed example with real capture (netns, iptables, DNS)', function () {
@@ -255,10 +221,14 @@ describe('e2e: the seed example with real capture (netns, iptables, DNS)', funct
     clientEnv = lab.addPod('env', { ip: '198.18.0.22', resolvConf: RESOLV_CONF });
     bare = lab.addPod('bare', { ip: '198.18.0.23', resolvConf: RESOLV_CONF });
 
-    lab.spawn(replica1.ns, echoServer('my-application-7d4b9c8f6-abcde', 3000), { uid: APP_UID });
-    lab.spawn(replica2.ns, echoServer('my-application-7d4b9c8f6-fghij', 3000), { uid: APP_UID });
-    lab.spawn(decoy.ns, echoServer('decoy-service-ip', 80));
-    lab.spawn(external.ns, echoServer('unknown-example', 80));
+    lab.spawn(replica1.ns, echoServerArgv('my-application-7d4b9c8f6-abcde', 3000), {
+      uid: APP_UID,
+    });
+    lab.spawn(replica2.ns, echoServerArgv('my-application-7d4b9c8f6-fghij', 3000), {
+      uid: APP_UID,
+    });
+    lab.spawn(decoy.ns, echoServerArgv('decoy-service-ip', 80));
+    lab.spawn(external.ns, echoServerArgv('unknown-example', 80));
 
     // The init containers, as root in each pod's namespace, with the rendered args.
     for (const [pod, injected] of [

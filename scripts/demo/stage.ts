@@ -1,0 +1,179 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { InjectedPod } from '../../test/support/seed-example.js';
+
+/**
+ * Where `npm run demo` runs the seed's example: real capture in network namespaces
+ * (netns-stage.ts) or proxy-env mode on loopback (loopback-stage.ts). scripts/demo.ts
+ * narrates the same steps on either; a stage only knows how to start things, call, and
+ * clean up. Every method that narrates returns its lines instead of printing them.
+ */
+export interface DemoStage {
+  /** Step 2: starts my-application's two replicas. */
+  startReplicas(): Promise<string[]>;
+  /** Step 3: the seed's cluster objects with this stage's pod IPs. */
+  clusterYaml(): string;
+  /** Step 3: makes my-other-application's pod (init, then sidecar) routing from `clusterFile`. */
+  startSidecar(pod: InjectedPod, clusterFile: string): Promise<string[]>;
+  /** Step 4: how the app resolves `host`, when its lookups are captured (else undefined). */
+  lookup(host: string): Promise<string | undefined>;
+  /** The app's call, as the app makes it (curl, or node's fetch without curl). */
+  call(url: string, headers?: readonly string[]): Promise<HttpReply>;
+  /** The shell command a user would type for `call(url, headers)`. */
+  callCommand(url: string, headers?: readonly string[]): string;
+  /** The sidecar's stdout lines so far (`kubectl logs ... -c detour-proxy`). */
+  sidecarLog(): string[];
+  /** Runs `detour routes ARGS` where the sidecar's admin port is reachable; its stdout. */
+  routes(args: readonly string[]): Promise<string>;
+  /** How `detour routes` is typed on this stage. */
+  readonly routesCommand: string;
+  /** SIGTERM to the sidecar; resolves with its exit code once it drained. */
+  stopSidecar(): Promise<number | null>;
+  /** Stops everything still running and removes what the stage made; safe to call twice. */
+  cleanup(): Promise<string[]>;
+}
+
+export interface HttpReply {
+  status: number;
+  body: string;
+}
+
+export interface ExecResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** A process whose output is collected as it arrives. */
+export interface Started {
+  readonly child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+}
+
+export const hasCommand = (command: string, args: string[] = ['--version']): boolean =>
+  spawnSync(command, args, { stdio: 'ignore' }).status === 0;
+
+/** Starts `argv` with output collection (stdin closed). */
+export function start(argv: readonly string[], env: NodeJS.ProcessEnv = {}): Started {
+  const [command, ...args] = argv;
+  if (command === undefined) throw new Error('nothing to start');
+  const child = spawn(command, args, {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+  return { child, stdout: () => out, stderr: () => err };
+}
+
+/** Runs `argv` to completion, killed after `timeoutMs`. */
+export function exec(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+  timeoutMs = 30_000,
+): Promise<ExecResult> {
+  const proc = start(argv, env);
+  return collect(proc, timeoutMs);
+}
+
+/** Waits for a started process to finish (SIGKILL after `timeoutMs`). */
+export function collect(proc: Started, timeoutMs = 30_000): Promise<ExecResult> {
+  const timer = setTimeout(() => proc.child.kill('SIGKILL'), timeoutMs);
+  return new Promise((resolve, reject) => {
+    proc.child.once('error', reject);
+    proc.child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout: proc.stdout(), stderr: proc.stderr() });
+    });
+  });
+}
+
+/** Sends SIGTERM and waits for the exit (SIGKILL after 10 s); the exit code. */
+export function stop(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    return Promise.resolve(child.exitCode);
+  }
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve(code);
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+/** Polls `check` every 100 ms until it holds; throws naming `what` after `timeoutMs`. */
+export async function waitUntil(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 20_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+}
+
+/** Waits for the sidecar's /ready, polled with `probe` (an app call to the admin port). */
+export async function waitSidecarReady(
+  sidecar: Started,
+  probe: () => Promise<ExecResult>,
+): Promise<void> {
+  await waitUntil(
+    'the sidecar to be ready',
+    async () => {
+      if (sidecar.child.exitCode !== null) {
+        throw new Error(`the sidecar exited: ${sidecar.stderr()}${sidecar.stdout()}`);
+      }
+      const ready = await probe();
+      return ready.code === 0 && ready.stdout.endsWith('200');
+    },
+    60_000,
+  );
+}
+
+/** Clears any proxy settings of the shell the demo runs from, so only the stage's count. */
+export const NO_PROXY_ENV: NodeJS.ProcessEnv = {
+  http_proxy: '',
+  HTTP_PROXY: '',
+  https_proxy: '',
+  HTTPS_PROXY: '',
+  no_proxy: '',
+  NO_PROXY: '',
+  NODE_USE_ENV_PROXY: '',
+};
+
+/**
+ * argv of an app call printing the body, a newline and the status: curl when installed,
+ * else node's fetch (which honours HTTP_PROXY only with NODE_USE_ENV_PROXY=1, Node 24).
+ */
+export function appCallArgv(url: string, headers: readonly string[], useCurl: boolean): string[] {
+  if (useCurl) {
+    const h = headers.flatMap((header) => ['-H', header]);
+    return ['curl', '-sS', '--max-time', '15', '-w', '\n%{http_code}', ...h, url];
+  }
+  const script = `const [url, ...hs] = process.argv.slice(1); const headers = Object.fromEntries(hs.map((h) => [h.slice(0, h.indexOf(':')).trim(), h.slice(h.indexOf(':') + 1).trim()])); fetch(url, { headers, signal: AbortSignal.timeout(15000) }).then(async (r) => process.stdout.write((await r.text()) + '\\n' + r.status), (e) => { console.error(String(e.cause ?? e)); process.exit(7); });`;
+  return [process.execPath, '-e', script, url, ...headers];
+}
+
+/** Parses appCallArgv's output; throws with the client's stderr when the call failed. */
+export function parseAppCall(url: string, result: ExecResult): HttpReply {
+  if (result.code !== 0) {
+    throw new Error(
+      `the app's call to ${url} failed (exit ${result.code ?? 'signal'}): ${result.stderr.trim()}`,
+    );
+  }
+  const lines = result.stdout.trimEnd().split('\n');
+  const status = Number(lines.pop());
+  return { status, body: lines.join('\n').trim() };
+}
+
+/** How a call is shown: `curl [-H 'H: v'] URL`. */
+export function curlCommand(url: string, headers: readonly string[] = []): string {
+  return ['curl', ...headers.map((h) => `-H '${h}'`), url].join(' ');
+}
