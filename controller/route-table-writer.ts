@@ -165,6 +165,7 @@ export class RouteTableWriter {
  */
 function statusOf(table: RouteTableResource | undefined): RouteTableStatus {
   return {
+    ...table?.status,
     skipped: table?.status?.skipped ?? [],
     conflicts: table?.status?.conflicts ?? [],
   };
