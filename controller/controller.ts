@@ -16,6 +16,9 @@ import { ControllerMetrics } from './controller-metrics.js';
 import { Debouncer } from './debouncer.js';
 import { RouteTableWriter, type WriteResult } from './route-table-writer.js';
 
+/** At most this many new conflicts/skipped entries are logged per reconcile. */
+const MAX_PROBLEM_LINES = 20;
+
 export interface ControllerOptions {
   kubeConfig: KubeConfig;
   config: PlaneConfig;
@@ -61,6 +64,7 @@ export class Controller {
   private failures = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private lastWrite: WriteResult | undefined;
+  private problems = new Set<string>();
 
   constructor(private readonly options: ControllerOptions) {
     const { kubeConfig, config, logger } = options;
@@ -176,6 +180,7 @@ export class Controller {
       endTimer();
       this.metrics.compiles.inc();
       this.metrics.tables.set(desired.length);
+      this.reportProblems(desired);
       result = await this.writer.write(desired, this.tables.list());
     } catch (err) {
       logger.error({ err: errorMessage(err) }, 'reconcile failed');
@@ -186,6 +191,34 @@ export class Controller {
       logger.info({ ...result }, 'route tables written');
     }
     this.scheduleRetry(result.errors > 0);
+  }
+
+  /**
+   * Conflicts and skipped entries are in the tables' status (and the proxies' /routes);
+   * the log gets each one once, when it appears, so that a conflict is noticed without
+   * anyone running kubectl, and a steady state does not repeat it on every reconcile.
+   */
+  private reportProblems(tables: readonly RouteTableResource[]): void {
+    const seen = new Set<string>();
+    let logged = 0;
+    for (const table of tables) {
+      for (const conflict of table.status?.conflicts ?? []) {
+        const key = `conflict ${JSON.stringify(conflict)}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        if (!this.problems.has(key) && logged++ < MAX_PROBLEM_LINES) {
+          this.options.logger.warn({ ...conflict }, 'route conflict: the oldest claim wins');
+        }
+      }
+      for (const entry of table.status?.skipped ?? []) {
+        const key = `skipped ${JSON.stringify(entry)}`;
+        seen.add(key);
+        if (!this.problems.has(key) && logged++ < MAX_PROBLEM_LINES) {
+          this.options.logger.warn({ ...entry }, 'annotation entry skipped');
+        }
+      }
+    }
+    this.problems = seen;
   }
 
   /** Failed writes are retried with backoff even when no new event comes. */

@@ -75,7 +75,7 @@ describe('controller + kube source + proxy (through the API-server double)', fun
       { ip: a.host, port: a.port, pod: 'web-1' },
     ]);
     expect(table?.spec.apiKeySha256).to.have.length(2);
-    expect(table?.status).to.equal(undefined); // nothing to report: no status write
+    expect(table?.status).to.deep.include({ skipped: [], conflicts: [] });
     expect(JSON.stringify(table)).to.not.contain('s3cret');
     expect(stack.controller.metrics.registry.getSingleMetric('detour_controller_route_tables')).to
       .exist;
@@ -196,6 +196,11 @@ describe('controller + kube source + proxy (through the API-server double)', fun
     }
     expect(tables.find((t) => t.metadata.namespace === 'alpha')?.spec.routes).to.deep.equal([]);
     await until('shared.example', '/', 'old');
+    const logged = stack.controllerLog
+      .records()
+      .filter((r) => r.msg === 'route conflict: the oldest claim wins');
+    expect(logged).to.have.length(1); // once, though both tables report it
+    expect(logged[0]).to.include({ host: 'shared.example', winner: 'zeta', loser: 'alpha' });
     await stack.client.deletePod('zeta', 'web');
     await until('shared.example', '/', 'young');
   });
