@@ -1,4 +1,5 @@
-import http from 'node:http';
+import type * as NodeHttp from 'node:http';
+import { http } from './node-http.js';
 import type { AddressInfo } from 'node:net';
 import type { ProxyServer } from './proxy-server.js';
 import { errorMessage } from '../shared/errors.js';
@@ -11,7 +12,7 @@ import { errorMessage } from '../shared/errors.js';
  * Plain node:http: four read-only endpoints do not need a framework.
  */
 export class AdminServer {
-  readonly server: http.Server;
+  readonly server: NodeHttp.Server;
   readonly #proxy: ProxyServer;
   readonly #source: string;
 
@@ -44,7 +45,7 @@ export class AdminServer {
     });
   }
 
-  async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  async #handle(req: NodeHttp.IncomingMessage, res: NodeHttp.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://admin');
     const proxy = this.#proxy;
     switch (url.pathname) {
@@ -98,7 +99,7 @@ export class AdminServer {
   }
 }
 
-function send(res: http.ServerResponse, status: number, body: unknown): void {
+function send(res: NodeHttp.ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body, null, 2) + '\n';
   res.writeHead(status, {
     'content-type': 'application/json',

@@ -1,4 +1,5 @@
-import http from 'node:http';
+import type * as NodeHttp from 'node:http';
+import { http } from './node-http.js';
 import type { AddressInfo, Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -38,7 +39,7 @@ export interface ProxyServerOptions {
 }
 
 const kExchange = Symbol('detour.exchange');
-type TrackedResponse = http.ServerResponse & { [kExchange]?: Exchange };
+type TrackedResponse = NodeHttp.ServerResponse & { [kExchange]?: Exchange };
 
 /**
  * The data plane: one node:http server (no framework on the hot path). Per request:
@@ -48,7 +49,7 @@ type TrackedResponse = http.ServerResponse & { [kExchange]?: Exchange };
  * connect-tunnel.ts.
  */
 export class ProxyServer {
-  readonly server: http.Server;
+  readonly server: NodeHttp.Server;
   readonly mode: ProxyMode;
   readonly upstreams: Upstreams;
   readonly pipeline: PolicyPipeline;
@@ -102,10 +103,10 @@ export class ProxyServer {
         this.#onRequest(req, res);
       },
     );
-    this.server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
+    this.server.on('upgrade', (req: NodeHttp.IncomingMessage, socket: Socket, head: Buffer) => {
       handleUpgrade(this, req, socket, head);
     });
-    this.server.on('connect', (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
+    this.server.on('connect', (req: NodeHttp.IncomingMessage, socket: Socket, head: Buffer) => {
       handleConnect(this, req, socket, head);
     });
   }
@@ -212,7 +213,7 @@ export class ProxyServer {
     }
   }
 
-  #onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+  #onRequest(req: NodeHttp.IncomingMessage, res: NodeHttp.ServerResponse): void {
     const ex = new Exchange(req, res, performance.now(), this);
     this.#inFlight++;
     (res as TrackedResponse)[kExchange] = ex;
