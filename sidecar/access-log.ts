@@ -49,12 +49,14 @@ export class AccessLog {
   /** The stream lines go to; the proxy's other logs share it so lines never interleave. */
   readonly destination: NodeJS.WritableStream;
   readonly #flushSync: (() => void) | undefined;
+  readonly #writer: LineWriter | undefined;
 
   constructor(options: AccessLogOptions = {}) {
     const writer = options.destination === undefined ? new LineWriter(1) : undefined;
     // LineWriter has the one method pino and createLogger call: write(line).
     const destination = options.destination ?? (writer as unknown as NodeJS.WritableStream);
     this.destination = destination;
+    this.#writer = writer;
     this.#flushSync =
       writer === undefined
         ? undefined
@@ -87,6 +89,11 @@ export class AccessLog {
     };
     if (ex.error !== undefined) record.error = ex.error;
     this.logger.info(record, 'request');
+  }
+
+  /** Lines dropped because stdout's reader could not keep up. */
+  get dropped(): number {
+    return this.#writer?.dropped ?? 0;
   }
 
   /** Writes out buffered lines (call before exit). */

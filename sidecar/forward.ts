@@ -196,8 +196,11 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     if (ex.attempts > 1 || !ex.idempotent) return false;
     const bodyUnread = ex.body === null || !ex.body.readableDidRead;
     if (!((connect && bodyUnread) || (reset && ex.body === null))) return false;
-    const next =
+    const other =
       ex.route === undefined ? undefined : this.#hooks.upstreams.pick(ex.route, this.#upstream);
+    // A keep-alive connection the upstream had closed says nothing about the endpoint: a
+    // fresh connection to the same one is fine when there is no other.
+    const next = other ?? (reset ? this.#upstream : undefined);
     if (next === undefined) return false;
     this.#hooks.onRetry(ex);
     forward(ex, next, this.#hooks);

@@ -16,8 +16,11 @@ export class ProxyMetrics {
   readonly tableUpdates: Counter;
   readonly tableVersion: Gauge;
   readonly inFlight: Gauge;
+  readonly accessLogDropped: Gauge;
   /** What the in-flight gauge reports (the proxy server plugs its counter in). */
   inFlightSource: () => number = () => 0;
+  /** What the dropped-lines gauge reports (the access log's count). */
+  droppedSource: () => number = () => 0;
 
   constructor(registry: Registry = createRegistry()) {
     this.registry = registry;
@@ -68,6 +71,15 @@ export class ProxyMetrics {
       registers,
     });
     const source = (): number => this.inFlightSource();
+    const dropped = (): number => this.droppedSource();
+    this.accessLogDropped = new Gauge({
+      name: 'detour_proxy_access_log_dropped_lines',
+      help: 'Access-log lines dropped since start because stdout could not keep up',
+      registers,
+      collect() {
+        this.set(dropped());
+      },
+    });
     this.inFlight = new Gauge({
       name: 'detour_proxy_requests_in_flight',
       help: 'Requests being proxied right now',

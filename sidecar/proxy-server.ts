@@ -76,6 +76,7 @@ export class ProxyServer {
     this.maxHops = options.maxHops ?? DEFAULT_MAX_HOPS;
     const metrics = this.metrics;
     metrics.inFlightSource = () => this.#inFlight;
+    metrics.droppedSource = () => this.accessLog.dropped;
     this.upstreams = new Upstreams(options.upstreams, (event) => {
       if (event.kind === 'ejected') metrics.ejections.inc({ reason: event.reason });
     });
