@@ -248,7 +248,8 @@ export class ResilientInformer<T extends KubeObjectLike> {
           limit: this.knobs.pageSize,
           continue: token,
         },
-        this.listAbort.signal,
+        // A list that hangs (accepted, never answered) is as dead as a silent watch.
+        AbortSignal.any([this.listAbort.signal, AbortSignal.timeout(this.knobs.silenceLimitMs)]),
       )) as ListBody<T>;
       // Built-in list items carry no kind/apiVersion on the wire; watch events do.
       const kind = body.kind?.replace(/List$/, '');

@@ -139,6 +139,18 @@ describe('resilient informer (against the API-server double)', function () {
     expect(restarts).to.include('silent');
   });
 
+  it('gives up on a list that hangs (silence limit) and retries until it answers', async () => {
+    await client.createPod({ namespace: 'a', name: 'p8', ip: '127.0.0.2' });
+    double.stallLists(true);
+    startInformer({ silenceLimitMs: 300 });
+    await new Promise((r) => setTimeout(r, 700));
+    expect(informer.hasSynced).to.be.false;
+    double.stallLists(false);
+    await informer.synced;
+    expect(names()).to.deep.equal(['a/p8']);
+    expect(restarts).to.include('error');
+  });
+
   it('relists on its relist interval (the safety net), without losing anything', async () => {
     await client.createPod({ namespace: 'a', name: 'p7', ip: '127.0.0.2' });
     startInformer({ relistIntervalMs: 300 });

@@ -89,6 +89,7 @@ export class ApiServerDouble {
   private readonly sockets = new Set<Socket>();
   private server: https.Server | undefined;
   private listenPort: number;
+  private listsStalled = false;
 
   private constructor(private readonly options: ApiServerDoubleOptions) {
     this.store = new Store(options.historyLimit);
@@ -211,6 +212,11 @@ export class ApiServerDouble {
     for (const w of [...this.watches]) w.cut();
   }
 
+  /** While on, list requests are accepted and never answered (a hung API server). */
+  stallLists(on: boolean): void {
+    this.listsStalled = on;
+  }
+
   /** Every watch open now stays connected but never sends another byte. */
   silenceWatches(): void {
     for (const w of this.watches) w.silenced = true;
@@ -308,6 +314,7 @@ export class ApiServerDouble {
         this.watch(res, parsed, q);
         return;
       case 'list':
+        if (this.listsStalled) return; // the socket stays open until the client gives up
         this.json(res, 200, this.list(parsed, q));
         return;
       case 'get':
