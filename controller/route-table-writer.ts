@@ -49,6 +49,7 @@ export class RouteTableWriter {
     private readonly logger: Logger,
     private readonly metrics: ControllerMetrics,
     private readonly concurrency = 16,
+    private readonly writeTimeoutMs = 30_000,
   ) {
     this.api = kubeConfig.makeApiClient(CustomObjectsApi);
   }
@@ -104,8 +105,16 @@ export class RouteTableWriter {
     result: WriteResult,
   ): Promise<boolean> {
     const { namespace, name } = table.metadata;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await call();
+      // A write the API server accepts and never answers must not hold every later
+      // reconcile hostage (undici alone would wait 5 minutes for the headers).
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          reject(new Error(`no answer in ${this.writeTimeoutMs} ms`));
+        }, this.writeTimeoutMs);
+      });
+      await Promise.race([call(), timeout]);
       this.metrics.applies.inc({ operation });
       this.logger.debug({ operation, namespace, name }, 'route table written');
       return true;
@@ -119,6 +128,8 @@ export class RouteTableWriter {
         'route table write failed',
       );
       return false;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
