@@ -17,6 +17,12 @@ import type { ProxyServer } from './proxy-server.js';
  * capture): the proxy opens a TCP connection to host:port and pipes bytes both ways
  * without looking inside (usually TLS). Sidecar mode only: an edge gateway must not be
  * an open relay. https://www.rfc-editor.org/rfc/rfc9110#section-9.3.6
+ *
+ * One exception: a CONNECT to a host of the route table whose first bytes are not a TLS
+ * handshake is plain HTTP for a route. Node 24's env proxy (NODE_USE_ENV_PROXY, undici's
+ * ProxyAgent) tunnels even `http://` URLs, and the name is often resolvable nowhere but
+ * in the table; so the tunnel is handed to this proxy's own HTTP server as a connection,
+ * and the requests in it are routed, checked and logged like any other.
  */
 export function handleConnect(
   proxy: ProxyServer,
@@ -39,17 +45,60 @@ export function handleConnect(
     refuseTunnel(proxy, tunnel, socket, 'DETOUR_E_BAD_REQUEST', `CONNECT target ${authority}`);
     return;
   }
+  if (proxy.table.hasHost(name)) {
+    socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+    firstBytes(socket, head, (first) => {
+      // 0x16: a TLS record carrying a handshake (https://www.rfc-editor.org/rfc/rfc8446#section-5.1).
+      if (first === 0x16) {
+        tunnelRaw(proxy, tunnel, socket, name, port, false);
+        return;
+      }
+      proxy.untrackTunnel(socket); // an ordinary connection of the HTTP server from now on
+      proxy.server.emit('connection', socket);
+    });
+    return;
+  }
+  tunnelRaw(proxy, tunnel, socket, name, port, true, head);
+}
+
+/** Calls back with the first byte the client sends after the 200 (it stays unread). */
+function firstBytes(socket: Socket, head: Buffer, done: (first: number | undefined) => void): void {
+  if (head.length > 0) {
+    socket.unshift(head);
+    done(head[0]);
+    return;
+  }
+  socket.once('readable', () => {
+    const chunk = socket.read() as Buffer | null;
+    if (chunk !== null) socket.unshift(chunk);
+    done(chunk?.[0]);
+  });
+}
+
+function tunnelRaw(
+  proxy: ProxyServer,
+  tunnel: Tunnel,
+  socket: Socket,
+  name: string,
+  port: number,
+  answer: boolean,
+  head: Buffer = Buffer.alloc(0),
+): void {
   tunnel.upstream = { key: `${name}:${port}` };
   const timeout = proxy.upstreams.options.connectTimeoutMs;
   const upstream = connectUpstream(name, port, timeout, (err) => {
     if (err !== undefined) {
       const { code, kind } = connectFailure(err);
       proxy.metrics.upstreamErrors.inc({ kind });
-      refuseTunnel(proxy, tunnel, socket, code, err.code ?? err.message);
+      if (answer) refuseTunnel(proxy, tunnel, socket, code, err.code ?? err.message);
+      else {
+        socket.destroy(); // the 200 is out already: all that is left is to hang up
+        finishTunnel(proxy, tunnel);
+      }
       return;
     }
     tunnel.status = 200;
-    socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+    if (answer) socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
     if (head.length > 0) upstream.write(head);
     splice(socket, upstream, () => {
       finishTunnel(proxy, tunnel);

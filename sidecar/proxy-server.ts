@@ -206,6 +206,12 @@ export class ProxyServer {
     });
   }
 
+  /** A CONNECT tunnel that became an ordinary HTTP connection of this server. */
+  untrackTunnel(socket: Socket): void {
+    this.tunnels.delete(socket);
+    this.#checkIdle();
+  }
+
   #checkIdle(): void {
     if (this.#idle !== undefined && this.#inFlight === 0 && this.tunnels.size === 0) {
       const idle = this.#idle;

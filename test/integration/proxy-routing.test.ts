@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { spawn } from 'node:child_process';
 import { request } from 'undici';
 import {
   startUpstream,
@@ -250,6 +251,54 @@ describe('detour proxy: routing, policies and answers', function () {
     expect(echo.name).to.equal('b');
     // Not looked inside: no proxy headers were added to the tunnelled request.
     expect(echo.headers).to.not.have.property('x-forwarded-for');
+  });
+
+  it('serves plain HTTP inside a CONNECT to a route host (Node 24 env proxy), raw TLS passes', async () => {
+    // The request follows the CONNECT in the same packet (head), then a second one.
+    const raw = await rawExchange(
+      p.port,
+      'CONNECT my-app.my-namespace:80 HTTP/1.1\r\nHost: my-app.my-namespace:80\r\n\r\n' +
+        'GET /nodejs/in-tunnel HTTP/1.1\r\nHost: my-app.my-namespace\r\nConnection: close\r\n\r\n',
+    );
+    expect(raw).to.match(/^HTTP\/1\.1 200 Connection Established\r\n\r\nHTTP\/1\.1 200 /);
+    const echo = JSON.parse(raw.slice(raw.lastIndexOf('\r\n\r\n') + 4)) as EchoBody;
+    expect(echo.name).to.equal('a');
+    expect(echo.headers['x-forwarded-for']).to.equal('127.0.0.1'); // routed by detour
+
+    // A TLS ClientHello to a route host is not HTTP: it goes through raw (here to an
+    // HTTP server, which refuses the bytes).
+    const tlsPool = await startProxy({
+      resources: [tableResource('ns', [{ host: '127.0.0.3', path: '/', upstreams: [b] }])],
+    });
+    try {
+      const tls = await rawExchange(
+        tlsPool.port,
+        Buffer.concat([
+          Buffer.from(`CONNECT 127.0.0.3:${b.port} HTTP/1.1\r\nHost: 127.0.0.3\r\n\r\n`),
+          Buffer.from([0x16, 0x03, 0x01, 0x00, 0x05, 1, 2, 3, 4, 5, 13, 10, 13, 10]),
+        ]),
+      );
+      expect(tls).to.match(/^HTTP\/1\.1 200 Connection Established\r\n\r\nHTTP\/1\.1 400 /);
+    } finally {
+      await tlsPool.close();
+    }
+  });
+
+  it('works with a real HTTP_PROXY client: Node 24 fetch with NODE_USE_ENV_PROXY=1', async () => {
+    const script =
+      "const get = (p) => fetch('http://my-app.my-namespace' + p).then(async (r) => r.status + ' ' + (await r.json()).name);" +
+      "Promise.all([get('/nodejs/env-1'), get('/nodejs/deep/env-2')]).then((r) => console.log(r.join(',')), (e) => { console.log('ERR', String(e.cause ?? e)); });";
+    const out = await new Promise<string>((resolve) => {
+      const child = spawn(process.execPath, ['-e', script], {
+        env: { ...process.env, NODE_USE_ENV_PROXY: '1', HTTP_PROXY: p.origin, NO_PROXY: '' },
+      });
+      let text = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (text += d));
+      child.on('close', () => {
+        resolve(text.trim());
+      });
+    });
+    expect(out).to.equal('200 a,200 b');
   });
 
   it('writes one access-log line per request with the documented fields', async () => {

@@ -111,7 +111,7 @@ function handle(name: string, req: http.IncomingMessage, res: http.ServerRespons
         'x-upstream': name,
         // A hop-by-hop header the proxy must not pass back.
         'keep-alive': 'timeout=5',
-        connection: 'keep-alive, x-upstream-private',
+        connection: `${req.headers.connection === 'close' ? 'close' : 'keep-alive'}, x-upstream-private`,
         'x-upstream-private': 'hop',
       });
       res.end(text);
