@@ -33,6 +33,8 @@ export class Exchange {
   body: Readable | null = null;
   headers: string[] = [];
   idempotent = false;
+  /** The upstream exchange in progress, to stop it if the client leaves. */
+  controller: Dispatcher.DispatchController | undefined = undefined;
 
   /** Logs and counts the exchange once its response closed. */
   readonly owner: { finish(ex: Exchange): void };
@@ -49,6 +51,18 @@ export class Exchange {
     this.start = start;
     this.method = req.method ?? 'GET';
   }
+}
+
+/**
+ * The response closed: if that was the client leaving before the end, stop the upstream
+ * request too; then log and count the exchange (once: `close` fires once).
+ */
+export function onResponseClosed(ex: Exchange): void {
+  const controller = ex.controller;
+  if (controller !== undefined && !ex.res.writableFinished && !controller.aborted) {
+    controller.abort(new Error('client closed the connection'));
+  }
+  ex.owner.finish(ex);
 }
 
 // https://www.rfc-editor.org/rfc/rfc9110#section-9.2.2
@@ -121,7 +135,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
       controller.abort(new Error('client went away'));
       return;
     }
-    abortOnClientClose(ex, controller);
+    ex.controller = controller;
   }
 
   onBodySent(chunk: Buffer | string): void {
@@ -205,23 +219,6 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     this.#hooks.onRetry(ex);
     forward(ex, next, this.#hooks);
     return true;
-  }
-}
-
-const kController = Symbol('detour.controller');
-type WithController = ServerResponse & { [kController]?: Dispatcher.DispatchController };
-
-/** If the client disconnects mid-exchange, stop the upstream request too. */
-function abortOnClientClose(ex: Exchange, controller: Dispatcher.DispatchController): void {
-  const res = ex.res as WithController;
-  if (res[kController] === undefined) res.once('close', abortUpstream);
-  res[kController] = controller;
-}
-
-function abortUpstream(this: WithController): void {
-  const controller = this[kController];
-  if (controller !== undefined && !this.writableFinished && !controller.aborted) {
-    controller.abort(new Error('client closed the connection'));
   }
 }
 

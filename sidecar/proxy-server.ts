@@ -12,7 +12,7 @@ import {
   type ScannedRequest,
 } from './hop-headers.js';
 import { sendAnswer, type ProxyAnswerCode } from './error-response.js';
-import { Exchange, forward, isIdempotent, type ForwardHooks } from './forward.js';
+import { Exchange, forward, isIdempotent, onResponseClosed, type ForwardHooks } from './forward.js';
 import { Upstreams, type UpstreamOptions } from './upstreams.js';
 import { PolicyPipeline, type Policy, type Verdict } from './policies/policy.js';
 import { ApiKeyPolicy } from './policies/api-key.js';
@@ -224,7 +224,7 @@ export class ProxyServer {
     const ex = new Exchange(req, res, performance.now(), this);
     this.#inFlight++;
     (res as TrackedResponse)[kExchange] = ex;
-    res.once('close', onResponseClose);
+    res.on('close', onResponseClose);
     if (this.#draining) res.shouldKeepAlive = false;
 
     const scanned = scanRequestHeaders(req.rawHeaders, this.apiKeyHeader);
@@ -336,5 +336,5 @@ export class ProxyServer {
 
 function onResponseClose(this: TrackedResponse): void {
   const ex = this[kExchange];
-  if (ex !== undefined) ex.owner.finish(ex);
+  if (ex !== undefined) onResponseClosed(ex);
 }

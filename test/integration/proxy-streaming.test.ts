@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
+import net from 'node:net';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
 import WebSocket from 'ws';
@@ -11,7 +12,7 @@ import {
   type EchoBody,
   type TestUpstream,
 } from '../support/upstream.js';
-import { send, startProxy, type TestProxy } from '../support/proxy.js';
+import { eventually, send, startProxy, type TestProxy } from '../support/proxy.js';
 
 const FIFTY_MB = 50 * 1024 * 1024;
 
@@ -87,6 +88,27 @@ describe('detour proxy: streams, WebSocket, updates and failures', function () {
     }
     expect(bytes).to.equal(FIFTY_MB);
     expect(hash.digest('hex')).to.equal(patternSha256(FIFTY_MB));
+  });
+
+  it('stops the upstream download when the client leaves, and logs 499', async () => {
+    p.setResources([tableResource('ns', [{ host: 'big.ns', path: '/', upstreams: [a] }])]);
+    const raw = net.connect(p.port, '127.0.0.1');
+    raw.write(`GET /download/${FIFTY_MB} HTTP/1.1\r\nHost: big.ns\r\nx-request-id: leaver\r\n\r\n`);
+    await new Promise<void>((resolve) => {
+      let seen = 0;
+      raw.on('data', (chunk: Buffer) => {
+        seen += chunk.length;
+        if (seen > 1024 * 1024) {
+          raw.destroy();
+          resolve();
+        }
+      });
+    });
+    await eventually(() => p.log.some((l) => l.requestId === 'leaver'));
+    const line = p.log.find((l) => l.requestId === 'leaver')!;
+    expect(line.status).to.equal(499);
+    expect(line.bytesOut).to.be.below(FIFTY_MB);
+    await eventually(() => p.proxy.inFlight === 0);
   });
 
   it('proxies a WebSocket (Upgrade) and echoes messages both ways', async () => {
