@@ -158,6 +158,8 @@ function connectionTokens(connection: string): string[] {
 }
 
 function dropConnectionListed(flat: string[], connection: string): string[] {
+  // The usual values name no header: skip the split on the hot path.
+  if (connection === 'keep-alive' || connection === 'close') return flat;
   const tokens = connectionTokens(connection);
   if (tokens.length === 0) return flat;
   const out: string[] = [];
