@@ -13,6 +13,7 @@ import {
   type TestUpstream,
 } from '../support/upstream.js';
 import { eventually, send, startProxy, type TestProxy } from '../support/proxy.js';
+import { sha256Hex } from '../../sidecar/policies/api-key.js';
 
 const FIFTY_MB = 50 * 1024 * 1024;
 
@@ -140,6 +141,38 @@ describe('detour proxy: streams, WebSocket, updates and failures', function () {
       });
     });
     expect(status).to.equal(404);
+  });
+
+  it('checks the API key on Upgrade requests too, and strips it', async () => {
+    p.setResources([
+      tableResource('locked', [{ host: 'ws.locked', path: '/', upstreams: [b] }], [sha256Hex('k')]),
+    ]);
+    const status = await new Promise<number>((resolve) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${p.port}/x`, { headers: { host: 'ws.locked' } });
+      ws.on('unexpected-response', (_req, res) => {
+        resolve(res.statusCode ?? 0);
+      });
+      ws.on('open', () => {
+        ws.close();
+        resolve(101);
+      });
+    });
+    expect(status).to.equal(403);
+    const hello = await new Promise<string>((resolve, reject) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${p.port}/x`, {
+        headers: { host: 'ws.locked', 'x-routing-api-key': 'k' },
+      });
+      ws.on('message', (data: Buffer) => {
+        ws.close();
+        resolve(data.toString('utf8'));
+      });
+      ws.on('error', reject);
+    });
+    expect(hello).to.equal('b:hello 127.0.0.1');
+    const headers = b.upgradeHeaders.at(-1) ?? {};
+    expect(headers).to.not.have.property('x-routing-api-key');
+    expect(headers.upgrade).to.equal('websocket');
+    expect(headers['x-detour-hops']).to.equal('1');
   });
 
   it('swaps the table during a stream of requests without failing any', async () => {

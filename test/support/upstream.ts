@@ -21,6 +21,8 @@ export interface TestUpstream {
   readonly key: string;
   /** Requests seen, in order (method + url). */
   readonly seen: string[];
+  /** Headers of the upgrade requests seen, in order. */
+  readonly upgradeHeaders: http.IncomingHttpHeaders[];
   close(): Promise<void>;
 }
 
@@ -35,6 +37,7 @@ export interface EchoBody {
 
 export async function startUpstream(name: string, host = '127.0.0.1'): Promise<TestUpstream> {
   const seen: string[] = [];
+  const upgradeHeaders: http.IncomingHttpHeaders[] = [];
   const sockets = new Set<Socket>();
   const server = http.createServer({ requestTimeout: 0 }, (req, res) => {
     seen.push(`${req.method ?? ''} ${req.url ?? ''}`);
@@ -47,6 +50,7 @@ export async function startUpstream(name: string, host = '127.0.0.1'): Promise<T
   const wss = new WebSocketServer({ noServer: true });
   server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
     seen.push(`UPGRADE ${req.url ?? ''}`);
+    upgradeHeaders.push(req.headers);
     wss.handleUpgrade(req, socket, head, (ws) => {
       ws.on('message', (data, isBinary) => {
         const bytes = Buffer.isBuffer(data)
@@ -68,6 +72,7 @@ export async function startUpstream(name: string, host = '127.0.0.1'): Promise<T
     port,
     key: `${host}:${port}`,
     seen,
+    upgradeHeaders,
     close: () =>
       new Promise<void>((resolve) => {
         for (const client of wss.clients) client.terminate();
