@@ -1,11 +1,14 @@
 import { detourArgv } from '../../test/support/cli.js';
-import type { InjectedPod } from '../../test/support/seed-example.js';
-import { SEED_REPLICAS, echoServerArgv, seedClusterYaml } from '../../test/support/seed-example.js';
+import {
+  SEED_REPLICAS,
+  echoServerArgv,
+  seedClusterYaml,
+  type InjectedPod,
+} from '../../test/support/seed-example.js';
 import {
   NO_PROXY_ENV,
   appCallArgv,
-  collect,
-  curlCommand,
+  appCallCommand,
   exec,
   hasCommand,
   parseAppCall,
@@ -96,7 +99,7 @@ export class LoopbackStage implements DemoStage {
   }
 
   callCommand(url: string, headers: readonly string[] = []): string {
-    return `http_proxy=${this.appEnv.http_proxy ?? ''} ${curlCommand(url, headers)}`;
+    return `http_proxy=${this.appEnv.http_proxy ?? ''} ${appCallCommand(url, headers, this.useCurl)}`;
   }
 
   sidecarLog(): string[] {
@@ -105,7 +108,7 @@ export class LoopbackStage implements DemoStage {
 
   async routes(args: readonly string[]): Promise<string> {
     const argv = [process.execPath, ...detourArgv(['routes', '--admin', ADMIN_URL, ...args])];
-    const result = await collect(start(argv, NO_PROXY_ENV));
+    const result = await exec(argv, NO_PROXY_ENV);
     if (result.code !== 0) throw new Error(`detour routes failed: ${result.stderr}`);
     return result.stdout;
   }

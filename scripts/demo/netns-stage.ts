@@ -16,7 +16,7 @@ import {
 import {
   NO_PROXY_ENV,
   appCallArgv,
-  curlCommand,
+  appCallCommand,
   hasCommand,
   parseAppCall,
   stop,
@@ -146,7 +146,7 @@ export class NetnsStage implements DemoStage {
   }
 
   callCommand(url: string, headers: readonly string[] = []): string {
-    return curlCommand(url, headers);
+    return appCallCommand(url, headers, this.useCurl);
   }
 
   sidecarLog(): string[] {

@@ -150,14 +150,16 @@ export const NO_PROXY_ENV: NodeJS.ProcessEnv = {
 
 /**
  * argv of an app call printing the body, a newline and the status: curl when installed,
- * else node's fetch (which honours HTTP_PROXY only with NODE_USE_ENV_PROXY=1, Node 24).
+ * else node:http. Not fetch: with NODE_USE_ENV_PROXY=1 Node 24's fetch tunnels even
+ * http:// URLs through CONNECT, which the sidecar passes through unrouted, while node:http
+ * sends the absolute-form request (`GET http://host/path`) that proxy-env mode routes.
  */
 export function appCallArgv(url: string, headers: readonly string[], useCurl: boolean): string[] {
   if (useCurl) {
     const h = headers.flatMap((header) => ['-H', header]);
     return ['curl', '-sS', '--max-time', '15', '-w', '\n%{http_code}', ...h, url];
   }
-  const script = `const [url, ...hs] = process.argv.slice(1); const headers = Object.fromEntries(hs.map((h) => [h.slice(0, h.indexOf(':')).trim(), h.slice(h.indexOf(':') + 1).trim()])); fetch(url, { headers, signal: AbortSignal.timeout(15000) }).then(async (r) => process.stdout.write((await r.text()) + '\\n' + r.status), (e) => { console.error(String(e.cause ?? e)); process.exit(7); });`;
+  const script = `const [url, ...hs] = process.argv.slice(1); const headers = Object.fromEntries(hs.map((h) => [h.slice(0, h.indexOf(':')).trim(), h.slice(h.indexOf(':') + 1).trim()])); require('node:http').get(url, { headers, timeout: 15000 }, (r) => { let body = ''; r.setEncoding('utf8').on('data', (d) => (body += d)).on('end', () => process.stdout.write(body + '\\n' + r.statusCode)); }).on('timeout', function () { this.destroy(new Error('timed out')); }).on('error', (e) => { console.error(String(e)); process.exit(7); });`;
   return [process.execPath, '-e', script, url, ...headers];
 }
 
@@ -173,7 +175,9 @@ export function parseAppCall(url: string, result: ExecResult): HttpReply {
   return { status, body: lines.join('\n').trim() };
 }
 
-/** How a call is shown: `curl [-H 'H: v'] URL`. */
-export function curlCommand(url: string, headers: readonly string[] = []): string {
-  return ['curl', ...headers.map((h) => `-H '${h}'`), url].join(' ');
+/** How a call is shown: `curl [-H 'H: v'] URL`, or node:http's equivalent without curl. */
+export function appCallCommand(url: string, headers: readonly string[], useCurl: boolean): string {
+  if (useCurl) return ['curl', ...headers.map((h) => `-H '${h}'`), url].join(' ');
+  const h = headers.length === 0 ? '' : ` with ${headers.join(', ')}`;
+  return `node -e "http.get('${url}')"${h}`;
 }

@@ -171,7 +171,9 @@ describe('npm run demo (the README quickstart)', function () {
     expect(run.stdout).to.include('mode: real capture');
     // The plain hostname resolved to a VIP by the sidecar's DNS; curl had no proxy settings.
     expect(section(run.stdout, 4).join('\n')).to.match(/-> 240\.240\.\d+\.\d+\n/);
-    expect(run.stdout).to.include('$ curl http://my-application.my-namespace/nodejs/hello\n');
+    expect(run.stdout).to.match(
+      /\n\$ (curl |node -e "http\.get\(')http:\/\/my-application\.my-namespace\/nodejs\/hello/,
+    );
     expect(run.stdout).not.to.include('http_proxy=');
     expect(section(run.stdout, 3).join('\n')).to.match(/-A DETOUR_\w+ .*REDIRECT --to-ports 15001/);
     expect(section(run.stdout, 7).join('\n')).to.include('198.18.0.11:3000');
@@ -183,8 +185,8 @@ describe('npm run demo (the README quickstart)', function () {
     const run = await runDemo(['--proxy-env']);
     expectSeedStory(run);
     expect(run.stdout).to.include('mode: proxy-env on loopback (asked for with --proxy-env)');
-    expect(run.stdout).to.include(
-      '$ http_proxy=http://127.0.0.1:25001 curl http://my-application.my-namespace/nodejs/hello',
+    expect(run.stdout).to.match(
+      /\n\$ http_proxy=http:\/\/127\.0\.0\.1:25001 (curl |node -e "http\.get\(')http:\/\/my-application\.my-namespace\/nodejs\/hello/,
     );
     expect(run.stdout).not.to.include('network namespaces');
     await expectLoopbackFree();
