@@ -148,6 +148,9 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     headers: Record<string, string | string[] | undefined>,
     statusMessage?: string,
   ): void {
+    // Informational answers (103 Early Hints) come before the real one; the client gets
+    // only the final answer (100 Continue cannot happen: Expect is not forwarded).
+    if (statusCode < 200) return;
     const ex = this.#ex;
     this.#hooks.upstreams.answered(this.#upstream, statusCode);
     if (ex.res.destroyed) {

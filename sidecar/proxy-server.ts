@@ -11,7 +11,7 @@ import {
   DEFAULT_MAX_HOPS,
   type ScannedRequest,
 } from './hop-headers.js';
-import { sendAnswer, type ProxyAnswerCode } from './error-response.js';
+import { answerStatus, sendAnswer, type ProxyAnswerCode } from './error-response.js';
 import { Exchange, forward, isIdempotent, onResponseClosed, type ForwardHooks } from './forward.js';
 import { Upstreams, type UpstreamOptions } from './upstreams.js';
 import { PolicyPipeline, type Policy, type Verdict } from './policies/policy.js';
@@ -326,7 +326,13 @@ export class ProxyServer {
   finish(ex: Exchange): void {
     this.#inFlight--;
     const res = ex.res;
-    const status = res.writableFinished ? res.statusCode : 499;
+    // Not finished: the client left (499, nginx's code), or the proxy cut the answer
+    // short because the upstream failed mid-body (the proxy's error status).
+    const status = res.writableFinished
+      ? res.statusCode
+      : ex.error === undefined
+        ? 499
+        : answerStatus(ex.error);
     const ms = performance.now() - ex.start;
     this.accessLog.write(ex, status, ms);
     this.metrics.observe(ex.routeLabel, status, ms / 1000);

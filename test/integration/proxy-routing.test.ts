@@ -185,6 +185,12 @@ describe('detour proxy: routing, policies and answers', function () {
     expect(echo.headers['x-forwarded-host']).to.equal('my-app.my-namespace');
   });
 
+  it('passes the final answer after an informational 103 from the upstream', async () => {
+    const r = await send(p.origin, 'my-app.my-namespace', '/nodejs/early-hints');
+    expect(r.status).to.equal(200);
+    expect((r.json() as unknown as EchoBody).url).to.equal('/nodejs/early-hints');
+  });
+
   it('creates an x-request-id when the client sent none', async () => {
     const r = await send(p.origin, 'my-app.my-namespace', '/nodejs');
     const id = (r.json() as unknown as EchoBody).headers['x-request-id'];

@@ -12,6 +12,7 @@ import type { RouteTableResource } from '../../shared/route-table-resource.js';
  * - `.../status/NNN`: answers NNN with the echo;
  * - `.../download/N`: N deterministic bytes (see `patternBlock`), streamed;
  * - `.../delay/MS`: answers after MS milliseconds;
+ * - `.../early-hints...`: a 103 Early Hints before the answer;
  * - WebSocket upgrades on any path: echoes every message, prefixed with the name.
  */
 export interface TestUpstream {
@@ -121,6 +122,7 @@ function handle(name: string, req: http.IncomingMessage, res: http.ServerRespons
       });
       res.end(text);
     };
+    if (url.includes('/early-hints')) res.writeEarlyHints({ link: '</style.css>; rel=preload' });
     if (delay === null) send();
     else setTimeout(send, Number(delay[1]));
   });
