@@ -191,6 +191,15 @@ describe('detour proxy: routing, policies and answers', function () {
     expect((r.json() as unknown as EchoBody).url).to.equal('/nodejs/early-hints');
   });
 
+  it('answers HEAD with the headers of GET and no body', async () => {
+    const r = await send(p.origin, 'my-app.my-namespace', '/nodejs/head', { method: 'HEAD' });
+    expect(r.status).to.equal(200);
+    expect(Number(r.headers['content-length'])).to.be.greaterThan(0);
+    expect(r.text).to.equal('');
+    const next = await send(p.origin, 'my-app.my-namespace', '/nodejs/after-head');
+    expect(next.status).to.equal(200); // the connection is still in step
+  });
+
   it('creates an x-request-id when the client sent none', async () => {
     const r = await send(p.origin, 'my-app.my-namespace', '/nodejs');
     const id = (r.json() as unknown as EchoBody).headers['x-request-id'];
