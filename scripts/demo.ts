@@ -26,6 +26,7 @@ import {
   SEED_HOST,
   parseInjectedPod,
   routingSecretYaml,
+  type InjectedPod,
 } from '../test/support/seed-example.js';
 import { LoopbackStage } from './demo/loopback-stage.js';
 import { NetnsStage, captureUnavailable } from './demo/netns-stage.js';
@@ -71,7 +72,7 @@ async function appCall(stage: DemoStage, url: string, headers: string[] = []): P
 }
 
 /** Step 1: the injected manifest, shown as a diff; returns the containers it adds. */
-async function showInjection(work: string): Promise<ReturnType<typeof parseInjectedPod>> {
+async function showInjection(work: string): Promise<InjectedPod> {
   say('$ detour inject -f manifests/examples/seed/my-other-application.yaml');
   const original = join(SEED_DIR, 'my-other-application.yaml');
   const injected = await detour(['inject', '-f', original]);
