@@ -39,12 +39,26 @@ describe('line-writer', () => {
     expect(readFileSync(file, 'utf8')).to.equal('last words\n');
   });
 
-  it('drops and counts lines past maxPendingBytes instead of growing', () => {
-    const writer = new LineWriter(fd, { delayMs: 60_000, batchBytes: 1e9, maxPendingBytes: 10 });
-    writer.write('0123456789a\n');
-    expect(writer.write('dropped\n')).to.equal(false);
+  it('drops and counts lines past maxPendingBytes instead of growing', async () => {
+    const writer = new LineWriter(fd, { delayMs: 60_000, batchBytes: 16, maxPendingBytes: 10 });
+    expect(writer.write('0123456789a\n')).to.equal(true); // longer than a batch: sent alone
+    expect(writer.write('dropped\n')).to.equal(false); // 12 bytes still in flight
     expect(writer.dropped).to.equal(1);
-    writer.flushSync();
+    const deadline = Date.now() + 5_000;
+    while (readFileSync(file, 'utf8') === '' && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
     expect(readFileSync(file, 'utf8')).to.equal('0123456789a\n');
+  });
+
+  it('starts a new batch when the current one is full, keeping the order', async () => {
+    const writer = new LineWriter(fd, { delayMs: 5, batchBytes: 64 });
+    const lines = Array.from({ length: 50 }, (_, i) => `é-${i}\n`);
+    for (const line of lines) writer.write(line);
+    const deadline = Date.now() + 5_000;
+    while (readFileSync(file, 'utf8') !== lines.join('') && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(readFileSync(file, 'utf8')).to.equal(lines.join(''));
   });
 });
