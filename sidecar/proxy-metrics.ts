@@ -1,5 +1,6 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { createRegistry } from '../shared/metrics.js';
+import { RequestStats } from './request-stats.js';
 
 /**
  * The proxy's Prometheus metrics, served on the admin port's `/metrics`. Label sets are
@@ -7,8 +8,8 @@ import { createRegistry } from '../shared/metrics.js';
  */
 export class ProxyMetrics {
   readonly registry: Registry;
-  readonly requests: Counter<'route' | 'status'>;
-  readonly duration: Histogram<'route'>;
+  /** detour_proxy_requests_total and detour_proxy_request_duration_seconds. */
+  readonly requests = new RequestStats();
   readonly upstreamErrors: Counter<'kind'>;
   readonly retries: Counter;
   readonly ejections: Counter<'reason'>;
@@ -25,19 +26,11 @@ export class ProxyMetrics {
   constructor(registry: Registry = createRegistry()) {
     this.registry = registry;
     const registers = [registry];
-    this.requests = new Counter({
-      name: 'detour_proxy_requests_total',
-      help: 'Requests answered, by route id (or passthrough / -) and status code',
-      labelNames: ['route', 'status'],
-      registers,
-    });
-    this.duration = new Histogram({
-      name: 'detour_proxy_request_duration_seconds',
-      help: 'Time from request headers to the end of the response, by route',
-      labelNames: ['route'],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-      registers,
-    });
+    this.requests.register(
+      registry,
+      'detour_proxy_requests_total',
+      'detour_proxy_request_duration_seconds',
+    );
     this.upstreamErrors = new Counter({
       name: 'detour_proxy_upstream_errors_total',
       help: 'Failed upstream attempts: connect (refused, unreachable), timeout, reset',
@@ -92,7 +85,6 @@ export class ProxyMetrics {
   }
 
   observe(route: string, status: number, seconds: number): void {
-    this.requests.inc({ route, status: String(status) });
-    this.duration.observe({ route }, seconds);
+    this.requests.record(route, status, seconds);
   }
 }
