@@ -21,6 +21,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createServer } from 'node:net';
 import { Pool, request } from 'undici';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -66,14 +67,30 @@ interface Row {
 const children: ChildProcess[] = [];
 
 export async function run(): Promise<void> {
+  await assertPortsFree();
   const dir = mkdtempSync(join(tmpdir(), 'detour-bench-'));
   try {
     await bench(dir);
   } finally {
-    for (const child of children) {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    }
+    for (const child of children) await stop(child);
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A leftover process on a bench port would silently stand in for the real one. */
+async function assertPortsFree(): Promise<void> {
+  for (const port of Object.values(PORTS)) {
+    await new Promise<void>((resolve, reject) => {
+      const probe = createServer();
+      probe.once('error', () => {
+        reject(new Error(`bench: port 127.0.0.1:${port} is taken; is an earlier run still alive?`));
+      });
+      probe.listen(port, '127.0.0.1', () => {
+        probe.close(() => {
+          resolve();
+        });
+      });
+    });
   }
 }
 
@@ -523,8 +540,13 @@ function launch(
   return child;
 }
 
+/**
+ * SIGTERM, then SIGKILL after 5 s. nginx's workers are killed too if they outlive their
+ * master: a SIGKILLed master leaves them running (and holding the port).
+ */
 async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
+  const workers = pidsOf(child.pid).slice(1);
   const exited = new Promise<void>((resolve) => {
     child.once('exit', () => {
       resolve();
@@ -534,6 +556,16 @@ async function stop(child: ChildProcess): Promise<void> {
   const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
   await exited;
   clearTimeout(timer);
+  for (const pid of workers) {
+    try {
+      // Only if the pid is still that worker (pids are reused).
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('nginx: worker')) {
+        process.kill(pid, 'SIGKILL');
+      }
+    } catch {
+      // already gone, as it should be
+    }
+  }
 }
 
 async function waitHttp(port: number, path: string, timeoutMs = 20_000): Promise<void> {
