@@ -240,5 +240,6 @@ async function openSource(spec: string, config: PlaneConfig, log: Logger): Promi
   }
   // Loaded only when used: file mode does not pay for the Kubernetes client.
   const { KubeSource } = await import('./sources/kube-source.js');
-  return new KubeSource({ config, logger: log });
+  const { loadKubeAccess } = await import('../shared/kube/kube-access.js');
+  return new KubeSource({ config, logger: log, kubeConfig: await loadKubeAccess() });
 }

@@ -1,4 +1,5 @@
-import { HttpMethod, RequestContext, type KubeConfig } from '@kubernetes/client-node';
+import { HttpMethod, RequestContext } from '@kubernetes/client-node/dist/gen/http/http.js';
+import type { KubeAccess } from './kube-access.js';
 import { fetch } from 'undici';
 import { DetourError } from '../errors.js';
 
@@ -25,7 +26,7 @@ export class KubeApiError extends DetourError {
  * clients would do but need one method per kind.
  */
 export async function kubeGetJson(
-  kc: KubeConfig,
+  kc: KubeAccess,
   path: string,
   query: Record<string, string | number | undefined>,
   signal?: AbortSignal,

@@ -1,4 +1,7 @@
-import { Watch, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+// The Watch module alone: the package index (and KubeConfig) loads every generated model.
+import { Watch } from '@kubernetes/client-node/dist/watch.js';
+import type { KubeAccess } from './kube-access.js';
 import type { Logger } from '../logger.js';
 import { errorMessage } from '../errors.js';
 import { kubeGetJson, KubeApiError } from './kube-request.js';
@@ -40,7 +43,7 @@ export interface InformerHooks {
 export interface ResilientInformerOptions {
   /** For logs and metrics: `pods`, `secrets`, `routetables`. */
   name: string;
-  kubeConfig: KubeConfig;
+  kubeConfig: KubeAccess;
   /** Collection path, e.g. `/api/v1/pods` (all namespaces). */
   path: string;
   labelSelector?: string;
@@ -377,7 +380,8 @@ export class ResilientInformer<T extends KubeObjectLike> {
           finish('relist');
         }, due);
       }
-      const watch = new Watch(kubeConfig);
+      // Watch reads only getCurrentCluster and applySecurityAuthentication (KubeAccess).
+      const watch = new Watch(kubeConfig as KubeConfig);
       // client-node's own inactivity timer (30 s by default) would cut healthy idle
       // watches before a bookmark arrives; the watchdog above owns silence instead.
       // The field is private in the typings but is the documented knob in the source.

@@ -1,4 +1,3 @@
-import type { KubeConfig } from '@kubernetes/client-node';
 import { errorMessage } from '../../shared/errors.js';
 import { PLANE_LABEL } from '../../shared/labels.js';
 import { createLogger, type Logger } from '../../shared/logger.js';
@@ -10,7 +9,7 @@ import {
   type RouteTableResource,
 } from '../../shared/route-table-resource.js';
 import { parseRouteTable, type ParseResult } from '../../shared/route-table-schema.js';
-import { loadKubeConfig } from '../../shared/kube/kube-config.js';
+import type { KubeAccess } from '../../shared/kube/kube-access.js';
 import { ResilientInformer, type InformerHooks } from '../../shared/kube/resilient-informer.js';
 import { loadWatchKnobs, type WatchKnobs } from '../../shared/kube/watch-knobs.js';
 import { RouteTable } from '../route-table.js';
@@ -21,8 +20,8 @@ const RETRY_DELIVERY_MS = 1_000;
 export interface KubeSourceOptions {
   config: PlaneConfig;
   logger?: Logger;
-  /** Default: KUBECONFIG, else the pod's ServiceAccount (shared/kube/kube-config.ts). */
-  kubeConfig?: KubeConfig;
+  /** The API server and credentials: `loadKubeAccess()` (shared/kube/kube-access.ts). */
+  kubeConfig: KubeAccess;
   /** Default: DETOUR_WATCH_* from the environment. */
   knobs?: Partial<WatchKnobs>;
   /** Extra informer hooks (metrics): events, watch restarts, relists. */
@@ -63,7 +62,7 @@ export class KubeSource implements RouteSource {
     const extra = options.hooks ?? {};
     this.informer = new ResilientInformer<RouteTableResource>({
       name: 'routetables',
-      kubeConfig: options.kubeConfig ?? loadKubeConfig(),
+      kubeConfig: options.kubeConfig,
       path: `/apis/${ROUTE_TABLE_GROUP}/${ROUTE_TABLE_VERSION}/${ROUTE_TABLE_PLURAL}`,
       labelSelector: `${PLANE_LABEL}=${config.plane}`,
       logger: this.log,
