@@ -36,6 +36,10 @@ export function proxyContainer(
     env: [
       downward('POD_NAME', 'metadata.name'),
       downward('POD_NAMESPACE', 'metadata.namespace'),
+      // A 2 MB young generation keeps an idle proxy ~6 MB smaller, for ~8 % more GC CPU
+      // under load: one proxy runs in every pod, so memory is the scarcer resource.
+      // The README's benchmark figures are taken with this setting.
+      { name: 'NODE_OPTIONS', value: '--max-semi-space-size=2' },
       ...(settings.logLevel === undefined ? [] : [{ name: 'LOG_LEVEL', value: settings.logLevel }]),
     ],
     ports: proxyPorts(settings),
