@@ -1,5 +1,6 @@
 import { BadFlagError } from '../shared/errors.js';
-import { parseFlags, portFlag } from '../shared/cli-flags.js';
+import { parseFlags, portFlag, wholeNumberFlag } from '../shared/cli-flags.js';
+import { waitForSignal } from '../shared/signals.js';
 import { loadPlaneConfig, type Plane } from '../shared/plane-config.js';
 import { createLogger } from '../shared/logger.js';
 import { loadKubeConfig } from '../shared/kube/kube-config.js';
@@ -43,8 +44,8 @@ export async function run(argv: string[]): Promise<number> {
     DEFAULT_METRICS_PORT,
     true,
   );
-  const debounceMs = msFlag('--debounce', parsed.values.debounce, 250);
-  const maxDelayMs = msFlag('--max-delay', parsed.values['max-delay'], 1_000);
+  const debounceMs = wholeNumberFlag('--debounce', parsed.values.debounce, 250);
+  const maxDelayMs = wholeNumberFlag('--max-delay', parsed.values['max-delay'], 1_000);
   if (maxDelayMs < debounceMs) {
     throw new BadFlagError('--max-delay', String(maxDelayMs), 'must be at least --debounce');
   }
@@ -70,23 +71,4 @@ function parsePlane(value: string | boolean | undefined): Plane {
   if (value === undefined) return 'private';
   if (value === 'private' || value === 'public') return value;
   throw new BadFlagError('--plane', String(value), 'expected private or public');
-}
-
-function msFlag(flag: string, value: string | boolean | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const text = String(value);
-  if (!/^\d+$/.test(text)) throw new BadFlagError(flag, text, 'expected milliseconds');
-  return Number(text);
-}
-
-function waitForSignal(): Promise<string> {
-  return new Promise((resolve) => {
-    const on = (signal: string): void => {
-      process.off('SIGTERM', on);
-      process.off('SIGINT', on);
-      resolve(signal);
-    };
-    process.on('SIGTERM', on);
-    process.on('SIGINT', on);
-  });
 }

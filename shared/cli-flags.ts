@@ -49,3 +49,18 @@ export function portFlag(
   }
   return port;
 }
+
+/** A whole-number flag (milliseconds or a count) of at least `min`. */
+export function wholeNumberFlag(
+  flag: string,
+  value: string | boolean | undefined,
+  fallback: number,
+  min = 0,
+): number {
+  if (value === undefined) return fallback;
+  const text = String(value);
+  if (!/^\d+$/.test(text) || Number(text) < min) {
+    throw new BadFlagError(flag, text, `expected a whole number of at least ${min}`);
+  }
+  return Number(text);
+}

@@ -1,5 +1,6 @@
 import type * as NodeHttp from 'node:http';
 import { http } from './node-http.js';
+import { closeNow, listenOn } from '../shared/server-lifecycle.js';
 import type { AddressInfo } from 'node:net';
 import type { ProxyServer } from './proxy-server.js';
 import { errorMessage } from '../shared/errors.js';
@@ -27,22 +28,11 @@ export class AdminServer {
   }
 
   listen(port: number, host: string): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        resolve(this.server.address() as AddressInfo);
-      });
-    });
+    return listenOn(this.server, port, host);
   }
 
   close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((resolve) => {
-      this.server.close(() => {
-        resolve();
-      });
-    });
+    return closeNow(this.server);
   }
 
   async #handle(req: NodeHttp.IncomingMessage, res: NodeHttp.ServerResponse): Promise<void> {

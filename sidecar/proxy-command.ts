@@ -1,5 +1,6 @@
 import { BadFlagError, errorMessage } from '../shared/errors.js';
-import { parseFlags, portFlag } from '../shared/cli-flags.js';
+import { parseFlags, portFlag, wholeNumberFlag } from '../shared/cli-flags.js';
+import { waitForSignal } from '../shared/signals.js';
 import { loadPlaneConfig, planeFromMode, type PlaneConfig } from '../shared/plane-config.js';
 import { PORTS } from '../shared/labels.js';
 import { createLogger, type Logger } from '../shared/logger.js';
@@ -154,18 +155,6 @@ async function shutdown(
   return inTime;
 }
 
-function waitForSignal(): Promise<string> {
-  return new Promise((resolve) => {
-    const on = (signal: string): void => {
-      process.off('SIGTERM', on);
-      process.off('SIGINT', on);
-      resolve(signal);
-    };
-    process.on('SIGTERM', on);
-    process.on('SIGINT', on);
-  });
-}
-
 function parseMode(value: string | boolean | undefined): ProxyMode {
   if (value === undefined) return 'sidecar';
   if (value === 'sidecar' || value === 'gateway') return value;
@@ -202,35 +191,33 @@ function readFlags(
     listenHost,
     adminPort: portFlag('--admin-port', values['admin-port'], PORTS.admin, true),
     dnsPort: portFlag('--dns-port', values['dns-port'], PORTS.dns, true),
-    drainTimeoutMs: msFlag('--drain-timeout', values['drain-timeout'], DEFAULT_DRAIN_MS),
+    drainTimeoutMs: wholeNumberFlag(
+      '--drain-timeout',
+      values['drain-timeout'],
+      DEFAULT_DRAIN_MS,
+      1,
+    ),
     upstreams: {
-      connectTimeoutMs: msFlag(
+      connectTimeoutMs: wholeNumberFlag(
         '--connect-timeout',
         values['connect-timeout'],
         DEFAULT_UPSTREAM_OPTIONS.connectTimeoutMs,
+        1,
       ),
-      headersTimeoutMs: msFlag(
+      headersTimeoutMs: wholeNumberFlag(
         '--response-timeout',
         values['response-timeout'],
         DEFAULT_UPSTREAM_OPTIONS.headersTimeoutMs,
+        1,
       ),
-      connections: msFlag(
+      connections: wholeNumberFlag(
         '--upstream-connections',
         values['upstream-connections'],
         DEFAULT_UPSTREAM_OPTIONS.connections,
+        1,
       ),
     },
   };
-}
-
-/** A positive integer flag (milliseconds or a count). */
-function msFlag(flag: string, value: string | boolean | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const text = String(value);
-  if (!/^\d+$/.test(text) || Number(text) < 1) {
-    throw new BadFlagError(flag, text, 'expected a positive whole number');
-  }
-  return Number(text);
 }
 
 async function openSource(spec: string, config: PlaneConfig, log: Logger): Promise<RouteSource> {

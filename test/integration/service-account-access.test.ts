@@ -8,9 +8,10 @@ import { KubeSource } from '../../sidecar/sources/kube-source.js';
 import type { RouteTable } from '../../sidecar/route-table.js';
 import { ApiServerDouble } from '../support/api-server/server.js';
 import { eventually } from '../support/api-server/kube-test-client.js';
+import type { KubeObject } from '../support/api-server/resources.js';
 import { memoryLog, TEST_KNOBS } from '../support/kube-stack.js';
 
-function routeTable(namespace: string, host: string): Record<string, unknown> {
+function routeTable(namespace: string, host: string): KubeObject {
   return {
     apiVersion: 'detour.dev/v1alpha1',
     kind: 'RouteTable',
