@@ -48,8 +48,18 @@ function toText(line: string): string {
   const record = JSON.parse(line) as Record<string, unknown>;
   const { level, msg, ...rest } = record;
   const fields = Object.entries(rest)
-    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .map(([k, v]) => `${k}=${textValue(v)}`)
     .join(' ');
   const levelName = typeof level === 'number' ? (LEVEL_NAMES[level] ?? String(level)) : '';
   return `${new Date().toISOString()} ${levelName} ${typeof msg === 'string' ? msg : ''}${fields ? ' ' + fields : ''}\n`;
+}
+
+/**
+ * A value as logfmt writes it: bare when it is one plain word, quoted otherwise, so a
+ * space, `=` or a newline in a request path cannot split a line or fake a field.
+ */
+function textValue(value: unknown): string {
+  if (typeof value === 'string' && /^[^\s"=\\]+$/.test(value)) return value;
+  if (value === undefined) return 'undefined';
+  return JSON.stringify(value);
 }
