@@ -55,11 +55,13 @@ function toText(line: string): string {
 }
 
 /**
- * A value as logfmt writes it: bare when it is one plain word, quoted otherwise, so a
- * space, `=` or a newline in a request path cannot split a line or fake a field.
+ * A value as logfmt writes it: bare when it has no space, quote or control character,
+ * quoted otherwise, so a space or a newline in a request path cannot split a line or fake
+ * a field (`=` alone cannot: a reader splits a pair at its first `=`).
  */
 function textValue(value: unknown): string {
-  if (typeof value === 'string' && /^[^\s"=\\]+$/.test(value)) return value;
+  // eslint-disable-next-line no-control-regex -- control characters are what must be quoted
+  if (typeof value === 'string' && /^[^\s"\\\x00-\x1f\x7f]+$/.test(value)) return value;
   if (value === undefined) return 'undefined';
   return JSON.stringify(value);
 }
