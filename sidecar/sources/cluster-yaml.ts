@@ -1,4 +1,4 @@
-import { LineCounter, parseAllDocuments, type Document } from 'yaml';
+import { Composer, LineCounter, Parser, type Document } from 'yaml';
 import type { V1Pod, V1Secret } from '@kubernetes/client-node';
 import { DetourError } from '../../shared/errors.js';
 import { parseRouteTable } from '../../shared/route-table-schema.js';
@@ -17,17 +17,22 @@ export interface ClusterObjects {
   routeTables: RouteTableResource[];
 }
 
-/** `source` names the file in errors, e.g. `manifests/examples/seed/cluster.yaml`. */
+/**
+ * `source` names the file in errors, e.g. `manifests/examples/seed/cluster.yaml`.
+ *
+ * The documents are composed one at a time (yaml's Parser + Composer generators) and
+ * each syntax tree is dropped once converted: `parseAllDocuments` holds every tree at
+ * once, which for a 10,000-route file took the proxy's RSS from 93 MB to 158 MB.
+ */
 export function parseClusterYaml(text: string, source: string): ClusterObjects {
   const lineCounter = new LineCounter();
-  const documents = parseAllDocuments(text, { lineCounter, uniqueKeys: true });
+  const parser = new Parser(lineCounter.addNewLine);
+  const composer = new Composer({ uniqueKeys: true });
   const out: ClusterObjects = { pods: [], secrets: [], routeTables: [] };
-  // An empty file parses to an EmptyStream, which is not an array of documents.
-  if (!Array.isArray(documents)) return out;
-  for (const document of documents) {
+  for (const document of composer.compose(parser.parse(text))) {
     const error = document.errors[0];
     if (error !== undefined) {
-      const line = error.linePos?.[0].line;
+      const line = lineCounter.linePos(error.pos[0]).line;
       throw badSource(source, line, error.message.split('\n')[0] ?? error.message);
     }
     const line = lineOf(document, lineCounter);
