@@ -7,7 +7,12 @@ import { request } from 'undici';
 import { ApiServerDouble } from '../support/api-server/server.js';
 import { findResource } from '../support/api-server/resources.js';
 import { KubeTestClient, eventually } from '../support/api-server/kube-test-client.js';
-import { detourArgv, REPO_ROOT, runDetour } from '../support/cli.js';
+import {
+  detourArgv,
+  LOOPBACK_EPHEMERAL_PROXY_FLAGS,
+  REPO_ROOT,
+  runDetour,
+} from '../support/cli.js';
 
 interface Running {
   child: ChildProcess;
@@ -82,22 +87,7 @@ describe('detour controller and detour proxy --source kube (processes, against t
     expect(metrics).to.match(/^detour_controller_applies_total\{operation="apply"\} 1$/m);
     expect(double.store.list(routeTables())).to.have.length(1);
 
-    const proxy = start(
-      [
-        'proxy',
-        '--source',
-        'kube',
-        '--listen',
-        '0',
-        '--admin-port',
-        '0',
-        '--dns-port',
-        '0',
-        '--listen-host',
-        '127.0.0.1',
-      ],
-      env,
-    );
+    const proxy = start(['proxy', '--source', 'kube', ...LOOPBACK_EPHEMERAL_PROXY_FLAGS], env);
     children.push(proxy.child);
     const proxyStart = await eventually(
       () => proxy.records.find((r) => r.msg === 'detour proxy starting'),

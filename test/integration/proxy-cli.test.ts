@@ -5,7 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { stringify } from 'yaml';
-import { detourArgv, REPO_ROOT, runDetour } from '../support/cli.js';
+import {
+  detourArgv,
+  LOOPBACK_EPHEMERAL_PROXY_FLAGS,
+  REPO_ROOT,
+  runDetour,
+} from '../support/cli.js';
 import { routablePod } from '../support/routable-pod.js';
 import { startUpstream, tableResource, type TestUpstream } from '../support/upstream.js';
 import { send, startProxy, type TestProxy } from '../support/proxy.js';
@@ -88,18 +93,7 @@ describe('detour proxy command', function () {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const base = (): string[] => [
-    '--source',
-    `file:${file}`,
-    '--listen',
-    '0',
-    '--admin-port',
-    '0',
-    '--dns-port',
-    '0',
-    '--listen-host',
-    '127.0.0.1',
-  ];
+  const base = (): string[] => ['--source', `file:${file}`, ...LOOPBACK_EPHEMERAL_PROXY_FLAGS];
 
   it('serves routes from the file, logs each request on stdout, drains on SIGTERM and exits 0', async () => {
     const run = await runProxy([...base(), '--drain-timeout', '10000']);

@@ -38,3 +38,18 @@ export function runDetour(
     child.stdin?.end(options.input ?? '');
   });
 }
+
+/**
+ * `detour proxy` flags that bind every listener (proxy, admin, DNS) to a free port on
+ * 127.0.0.1, so a test's proxy never collides with another run on the well-known ports.
+ */
+export const LOOPBACK_EPHEMERAL_PROXY_FLAGS: readonly string[] = [
+  '--listen',
+  '0',
+  '--admin-port',
+  '0',
+  '--dns-port',
+  '0',
+  '--listen-host',
+  '127.0.0.1',
+];
