@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { splitAuthority } from './request-target.js';
+import { decideConnect } from './request-pipeline.js';
 import {
   Tunnel,
   connectFailure,
@@ -9,8 +9,8 @@ import {
   finishTunnel,
   refuseTunnel,
   splice,
+  type TunnelContext,
 } from './tunnel.js';
-import type { ProxyServer } from './proxy-server.js';
 
 /**
  * `CONNECT host:port` from clients configured with HTTP_PROXY/HTTPS_PROXY (proxy-env
@@ -25,7 +25,7 @@ import type { ProxyServer } from './proxy-server.js';
  * and the requests in it are routed, checked and logged like any other.
  */
 export function handleConnect(
-  proxy: ProxyServer,
+  proxy: TunnelContext,
   req: IncomingMessage,
   socket: Socket,
   head: Buffer,
@@ -36,16 +36,13 @@ export function handleConnect(
   tunnel.routeLabel = 'tunnel';
   proxy.trackTunnel(socket);
   socket.on('error', () => socket.destroy());
-  if (proxy.mode === 'gateway') {
-    refuseTunnel(proxy, tunnel, socket, 'DETOUR_E_METHOD', 'CONNECT is not served in gateway mode');
+  const decision = decideConnect(proxy.pipeline, authority);
+  if (decision.kind === 'refuse') {
+    refuseTunnel(proxy, tunnel, socket, decision.code, decision.detail);
     return;
   }
-  const { name, port } = splitAuthority(authority, 0);
-  if (name === '' || port === 0) {
-    refuseTunnel(proxy, tunnel, socket, 'DETOUR_E_BAD_REQUEST', `CONNECT target ${authority}`);
-    return;
-  }
-  if (proxy.table.hasHost(name)) {
+  const { name, port } = decision;
+  if (proxy.hasHost(name)) {
     socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
     firstBytes(socket, head, (first) => {
       // 0x16: a TLS record carrying a handshake (https://www.rfc-editor.org/rfc/rfc8446#section-5.1).
@@ -53,8 +50,7 @@ export function handleConnect(
         tunnelRaw(proxy, tunnel, socket, name, port, false);
         return;
       }
-      proxy.untrackTunnel(socket); // an ordinary connection of the HTTP server from now on
-      proxy.server.emit('connection', socket);
+      proxy.serveAsHttp(socket);
     });
     return;
   }
@@ -76,7 +72,7 @@ function firstBytes(socket: Socket, head: Buffer, done: (first: number | undefin
 }
 
 function tunnelRaw(
-  proxy: ProxyServer,
+  proxy: TunnelContext,
   tunnel: Tunnel,
   socket: Socket,
   name: string,
@@ -85,8 +81,7 @@ function tunnelRaw(
   head: Buffer = Buffer.alloc(0),
 ): void {
   tunnel.upstream = { key: `${name}:${port}` };
-  const timeout = proxy.upstreams.options.connectTimeoutMs;
-  const upstream = connectUpstream(name, port, timeout, (err) => {
+  const upstream = connectUpstream(name, port, proxy.connectTimeoutMs, (err) => {
     if (err !== undefined) {
       const { code, kind } = connectFailure(err);
       proxy.metrics.upstreamErrors.inc({ kind });

@@ -4,7 +4,7 @@ import type { Dispatcher } from 'undici';
 import { responseHeaders } from './hop-headers.js';
 import { sendAnswer, type ProxyAnswerCode } from './error-response.js';
 import { BodyTooLargeError } from './policies/body-size.js';
-import type { Upstream, Upstreams } from './upstreams.js';
+import type { Upstream, Upstreams, Waiter } from './upstreams.js';
 import type { Route } from './route-table.js';
 
 /**
@@ -35,6 +35,8 @@ export class Exchange {
   idempotent = false;
   /** The upstream exchange in progress, to stop it if the client leaves. */
   controller: Dispatcher.DispatchController | undefined = undefined;
+  /** Set while the request waits for a connection to `upstream` (its queue entry). */
+  waiter: Waiter | undefined = undefined;
 
   /** Logs and counts the exchange once its response closed. */
   readonly owner: { finish(ex: Exchange): void };
@@ -58,6 +60,8 @@ export class Exchange {
  * request too; then log and count the exchange (once: `close` fires once).
  */
 export function onResponseClosed(ex: Exchange): void {
+  const waiter = ex.waiter;
+  if (waiter !== undefined && ex.upstream !== undefined) leaveQueue(ex.upstream, waiter);
   const controller = ex.controller;
   if (controller !== undefined && !ex.res.writableFinished && !controller.aborted) {
     controller.abort(new Error('client closed the connection'));
@@ -98,19 +102,76 @@ export interface ForwardHooks {
   /** Called for each failed attempt (metrics). */
   onUpstreamError(kind: 'connect' | 'timeout' | 'reset', ex: Exchange): void;
   onRetry(ex: Exchange): void;
+  /** The upstream's answer could not be written to the client (logged once). */
+  onBadResponse(ex: Exchange, err: unknown): void;
 }
 
-/** Sends `ex` to `upstream`; the handler streams the answer back into `ex.res`. */
+/**
+ * Sends `ex` to `upstream`; the handler streams the answer back into `ex.res`. When all
+ * of the endpoint's connections are busy the request waits in the endpoint's queue, for
+ * `queueTimeoutMs` at most, and is refused at once with 503 when the queue is full.
+ */
 export function forward(ex: Exchange, upstream: Upstream, hooks: ForwardHooks): void {
   ex.upstream = upstream;
+  const options = hooks.upstreams.options;
+  if (upstream.active < options.connections) {
+    dispatch(ex, upstream, hooks);
+    return;
+  }
+  if (upstream.waiting.length >= options.queueLimit) {
+    answerOrCut(ex, 'DETOUR_E_UPSTREAM_BUSY', `${upstream.waiting.length} requests queued`);
+    return;
+  }
+  const waiter: Waiter = {
+    run: () => {
+      ex.waiter = undefined;
+      dispatch(ex, upstream, hooks);
+    },
+    timer: setTimeout(() => {
+      leaveQueue(upstream, waiter);
+      ex.waiter = undefined;
+      answerOrCut(
+        ex,
+        'DETOUR_E_UPSTREAM_BUSY',
+        `no free connection in ${options.queueTimeoutMs} ms`,
+      );
+    }, options.queueTimeoutMs),
+  };
+  ex.waiter = waiter;
+  upstream.waiting.push(waiter);
+}
+
+function dispatch(ex: Exchange, upstream: Upstream, hooks: ForwardHooks): void {
   ex.attempts++;
+  upstream.active++;
   const options: Dispatcher.DispatchOptions = {
     path: ex.path,
     method: ex.method,
     headers: ex.headers,
     body: ex.body,
   };
-  upstream.pool.dispatch(options, new ForwardHandler(ex, upstream, hooks));
+  const handler = new ForwardHandler(ex, upstream, hooks);
+  try {
+    upstream.pool.dispatch(options, handler);
+  } catch (err) {
+    handler.onResponseError(undefined, err as Error); // keeps the slot count true
+  }
+}
+
+/** A request on `upstream` finished (or failed): its slot goes to the next in line. */
+function release(upstream: Upstream): void {
+  upstream.active--;
+  const next = upstream.waiting.shift();
+  if (next !== undefined) {
+    clearTimeout(next.timer);
+    next.run();
+  }
+}
+
+function leaveQueue(upstream: Upstream, waiter: Waiter): void {
+  clearTimeout(waiter.timer);
+  const i = upstream.waiting.indexOf(waiter);
+  if (i !== -1) upstream.waiting.splice(i, 1);
 }
 
 /**
@@ -122,6 +183,9 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   readonly #ex: Exchange;
   readonly #upstream: Upstream;
   readonly #hooks: ForwardHooks;
+  #released = false;
+  /** The proxy gave up on this exchange itself: undici's error callback has nothing to add. */
+  #abandoned = false;
 
   constructor(ex: Exchange, upstream: Upstream, hooks: ForwardHooks) {
     this.#ex = ex;
@@ -146,7 +210,6 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     controller: Dispatcher.DispatchController,
     statusCode: number,
     headers: Record<string, string | string[] | undefined>,
-    statusMessage?: string,
   ): void {
     // Informational answers (103 Early Hints) come before the real one; the client gets
     // only the final answer (100 Continue cannot happen: Expect is not forwarded).
@@ -157,11 +220,18 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
       controller.abort(new Error('client went away'));
       return;
     }
-    const list = responseHeaders(headers);
-    if (statusMessage === undefined || statusMessage === '') {
-      ex.res.writeHead(statusCode, list);
-    } else {
-      ex.res.writeHead(statusCode, statusMessage, list);
+    // The standard reason phrase, never the upstream's: a phrase with a control byte or
+    // non-Latin-1 text (`200 Ок`, obs-text RFC 9112 tolerates) makes writeHead throw, and
+    // the phrase carries no meaning anyway (https://www.rfc-editor.org/rfc/rfc9112#section-4).
+    // A header value Node refuses to write is an upstream's fault: 502, and the upstream
+    // exchange is dropped.
+    try {
+      ex.res.writeHead(statusCode, responseHeaders(headers));
+    } catch (err) {
+      this.#abandoned = true;
+      controller.abort(new Error('upstream answer cannot be relayed'));
+      this.#hooks.onBadResponse(ex, err);
+      answerOrCut(ex, 'DETOUR_E_BAD_UPSTREAM_RESPONSE', errorCode(err) || String(err), true);
     }
   }
 
@@ -177,10 +247,13 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(): void {
+    this.#release();
     this.#ex.res.end();
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+  onResponseError(_controller: Dispatcher.DispatchController | undefined, err: Error): void {
+    this.#release();
+    if (this.#abandoned) return;
     const ex = this.#ex;
     const hooks = this.#hooks;
     const res = ex.res;
@@ -198,13 +271,23 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
       hooks.onUpstreamError('reset', ex);
     }
     if (!res.headersSent && this.#retry(connect, RESET_ERRORS.has(code))) return;
-    if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT') {
+    if (
+      code === 'UND_ERR_CONNECT_TIMEOUT' ||
+      code === 'UND_ERR_HEADERS_TIMEOUT' ||
+      code === 'UND_ERR_BODY_TIMEOUT'
+    ) {
       answerOrCut(ex, 'DETOUR_E_TIMEOUT', code);
     } else if (connect) {
       answerOrCut(ex, 'DETOUR_E_CONNECT', code);
     } else {
       answerOrCut(ex, 'DETOUR_E_UPSTREAM_RESET', code === '' ? err.message : code);
     }
+  }
+
+  #release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    release(this.#upstream);
   }
 
   /** One retry on another endpoint, for requests that certainly did not reach one. */

@@ -57,13 +57,22 @@ export interface ScannedRequest {
   apiKey: string | undefined;
   /** Lower-cased `Upgrade` header value, if any (e.g. `websocket`). */
   upgrade: string | undefined;
+  /** `Transfer-Encoding` as sent (lines joined with `,`), if any. */
+  transferEncoding: string | undefined;
+  /**
+   * A header that must appear once but came twice (`host` or the API-key header): the
+   * request is ambiguous, and two parsers on its path could each pick another copy.
+   */
+  duplicate: string | undefined;
   /** The remaining end-to-end headers, flat `[name, value, ...]`, ready for undici. */
   forward: string[];
 }
 
 /**
  * Splits `rawHeaders` into the facts the proxy acts on and the headers it forwards.
- * `apiKeyHeader` (lower case) is removed from `forward` and returned in `apiKey`.
+ * `apiKeyHeader` is removed from `forward` and returned in `apiKey`. It is matched as
+ * nginx matched it for the seed (`$http_x_routing_api_key`): case-insensitive, with `-`
+ * and `_` the same character; pass it through `keyHeaderForm` first.
  */
 export function scanRequestHeaders(raw: readonly string[], apiKeyHeader: string): ScannedRequest {
   const scanned: ScannedRequest = {
@@ -77,8 +86,12 @@ export function scanRequestHeaders(raw: readonly string[], apiKeyHeader: string)
     chunked: false,
     apiKey: undefined,
     upgrade: undefined,
+    transferEncoding: undefined,
+    duplicate: undefined,
     forward: [],
   };
+  const keyLength = apiKeyHeader.length;
+  let sawHost = false;
   let connection: string | undefined;
   const forward = scanned.forward;
   for (let i = 0; i < raw.length; i += 2) {
@@ -86,7 +99,8 @@ export function scanRequestHeaders(raw: readonly string[], apiKeyHeader: string)
     const value = raw[i + 1] as string;
     const lower = name.toLowerCase();
     if (!REQUEST_DROP.has(lower)) {
-      if (lower === apiKeyHeader) {
+      if (lower.length === keyLength && keyHeaderForm(lower) === apiKeyHeader) {
+        if (scanned.apiKey !== undefined) scanned.duplicate ??= name;
         scanned.apiKey = value;
       } else if (lower === 'content-length') {
         // Node's parser already refused conflicting lengths; keep the first copy only.
@@ -101,6 +115,13 @@ export function scanRequestHeaders(raw: readonly string[], apiKeyHeader: string)
       }
       continue;
     }
+    if (lower === 'host') {
+      // Node keeps every Host line in rawHeaders; RFC 9112 §3.2 makes a second one a 400.
+      if (sawHost) scanned.duplicate ??= 'host';
+      sawHost = true;
+      scanned.host = value;
+      continue;
+    }
     const joined = noteDropped(scanned, lower, value, connection);
     if (joined !== undefined) connection = joined;
   }
@@ -108,6 +129,24 @@ export function scanRequestHeaders(raw: readonly string[], apiKeyHeader: string)
     scanned.forward = dropConnectionListed(forward, connection);
   }
   return scanned;
+}
+
+/**
+ * The form header names are compared in for the API key: lower case, `_` as `-` (nginx
+ * turns both into `_` for `$http_*` variables, so the seed's clients may send either).
+ */
+export function keyHeaderForm(name: string): string {
+  const lower = name.toLowerCase();
+  return lower.includes('_') ? lower.replaceAll('_', '-') : lower;
+}
+
+/**
+ * True when a `Transfer-Encoding` value is exactly `chunked`: anything else (`gzip,
+ * chunked`, `chunked, chunked`, `identity`) would have to be decoded or re-framed, and
+ * nginx and Envoy answer 501 to it. https://www.rfc-editor.org/rfc/rfc9112#section-6.1
+ */
+export function isChunkedAlone(transferEncoding: string): boolean {
+  return transferEncoding.trim().toLowerCase() === 'chunked';
 }
 
 /** Records a header the proxy does not forward as is; returns the joined Connection value. */
@@ -118,9 +157,6 @@ function noteDropped(
   connection: string | undefined,
 ): string | undefined {
   switch (lower) {
-    case 'host':
-      scanned.host = value;
-      return undefined;
     case 'x-request-id':
       scanned.requestId ??= value;
       return undefined;
@@ -136,6 +172,8 @@ function noteDropped(
       return undefined;
     case 'transfer-encoding':
       scanned.chunked = true;
+      scanned.transferEncoding =
+        scanned.transferEncoding === undefined ? value : `${scanned.transferEncoding},${value}`;
       return undefined;
     case 'upgrade':
       scanned.upgrade = value.toLowerCase();

@@ -12,6 +12,7 @@ export class ProxyMetrics {
   readonly requests = new RequestStats();
   readonly upstreamErrors: Counter<'kind'>;
   readonly retries: Counter;
+  readonly internalErrors: Counter<'where'>;
   readonly ejections: Counter<'reason'>;
   readonly routes: Gauge;
   readonly tableUpdates: Counter;
@@ -33,8 +34,14 @@ export class ProxyMetrics {
     );
     this.upstreamErrors = new Counter({
       name: 'detour_proxy_upstream_errors_total',
-      help: 'Failed upstream attempts: connect (refused, unreachable), timeout, reset',
+      help: 'Failed upstream attempts: connect (refused, unreachable), timeout, reset, invalid (an answer that cannot be relayed)',
       labelNames: ['kind'],
+      registers,
+    });
+    this.internalErrors = new Counter({
+      name: 'detour_proxy_internal_errors_total',
+      help: 'Exceptions caught by the request guard (answered 500 for that request only), by entry point',
+      labelNames: ['where'],
       registers,
     });
     this.retries = new Counter({

@@ -1,13 +1,16 @@
 import type * as NodeHttp from 'node:http';
 import { http } from './node-http.js';
 import { listenOn } from '../shared/server-lifecycle.js';
-import type { AddressInfo, Socket } from 'node:net';
+import net, { type AddressInfo, type Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { PlaneConfig } from '../shared/plane-config.js';
-import { RouteTable, type Route } from './route-table.js';
+import { createLogger, type Logger } from '../shared/logger.js';
+import { errorMessage } from '../shared/errors.js';
+import { RouteTable } from './route-table.js';
 import {
   addProxyHeaders,
+  keyHeaderForm,
   scanRequestHeaders,
   DEFAULT_MAX_HOPS,
   type ScannedRequest,
@@ -15,28 +18,51 @@ import {
 import { answerStatus, sendAnswer, type ProxyAnswerCode } from './error-response.js';
 import { Exchange, forward, isIdempotent, onResponseClosed, type ForwardHooks } from './forward.js';
 import { Upstreams, type UpstreamOptions } from './upstreams.js';
-import { PolicyPipeline, type Policy, type Verdict } from './policies/policy.js';
+import { PolicyPipeline, type Policy } from './policies/policy.js';
 import { ApiKeyPolicy } from './policies/api-key.js';
 import { BodyLimit, BodySizePolicy } from './policies/body-size.js';
 import type { AccessLog } from './access-log.js';
 import type { ProxyMetrics } from './proxy-metrics.js';
 import { handleUpgrade } from './websocket.js';
 import { handleConnect } from './connect-tunnel.js';
-import { splitAuthority, splitRequestTarget } from './request-target.js';
+import { splitRequestTarget } from './request-target.js';
+import { decide, type Decision, type PipelineContext, type ProxyMode } from './request-pipeline.js';
+import type { TunnelContext } from './tunnel.js';
 
-export type ProxyMode = 'sidecar' | 'gateway';
+export type { ProxyMode };
+
+/** Client-side deadlines (the upstream side's are in UpstreamOptions). */
+export interface ClientTimeouts {
+  /** A request head must arrive in full within this time (Node's `headersTimeout`). */
+  headersMs: number;
+  /** The request body may stay silent this long before the proxy answers 408. */
+  bodyIdleMs: number;
+  /** Idle keep-alive time of client connections. */
+  keepAliveMs: number;
+}
+
+/**
+ * After HAProxy's `timeout http-request` (10 s is its documented example) and Envoy's
+ * `request_headers_timeout`; the body's idle bound is the `timeout client` people set.
+ */
+export const DEFAULT_CLIENT_TIMEOUTS: ClientTimeouts = {
+  headersMs: 10_000,
+  bodyIdleMs: 60_000,
+  keepAliveMs: 60_000,
+};
 
 export interface ProxyServerOptions {
   mode: ProxyMode;
   config: Pick<PlaneConfig, 'apiKeyHeader' | 'clientMaxBodySize'>;
   accessLog: AccessLog;
   metrics: ProxyMetrics;
+  /** Operational log (errors caught by the guard); default: JSON lines beside the access log. */
+  logger?: Logger;
   upstreams?: Partial<UpstreamOptions>;
+  timeouts?: Partial<ClientTimeouts>;
   /** Checks run in order before forwarding; default: API key, then body size. */
   policies?: readonly Policy[];
   maxHops?: number;
-  /** Idle keep-alive time of client connections. */
-  keepAliveTimeoutMs?: number;
 }
 
 const kExchange = Symbol('detour.exchange');
@@ -44,37 +70,51 @@ type TrackedResponse = NodeHttp.ServerResponse & { [kExchange]?: Exchange };
 
 /**
  * The data plane: one node:http server (no framework on the hot path). Per request:
- * scan headers → match (host, then longest path) → policies → pick an endpoint → forward
- * with undici, streaming both ways → one access-log line and metrics when the response
- * closes. Upgrade requests go to websocket.ts, CONNECT (proxy-env mode) to
- * connect-tunnel.ts.
+ * scan headers → the pipeline's decision (request-pipeline.ts: match, policies, endpoint)
+ * → forward with undici, streaming both ways → one access-log line and metrics when the
+ * response closes. Upgrade requests go to websocket.ts, CONNECT (proxy-env mode) to
+ * connect-tunnel.ts; both take the same decision through a narrow context.
+ *
+ * Every handler runs inside a guard: an exception becomes an answer for that request
+ * only (500 `DETOUR_E_INTERNAL`, or a cut connection once the head is out) and one log
+ * line; it never reaches the process, which carries every call of its pod.
  */
-export class ProxyServer {
+export class ProxyServer implements PipelineContext {
   readonly server: NodeHttp.Server;
   readonly mode: ProxyMode;
   readonly upstreams: Upstreams;
   readonly pipeline: PolicyPipeline;
   readonly accessLog: AccessLog;
   readonly metrics: ProxyMetrics;
+  readonly logger: Logger;
+  /** The API-key header as the scan compares it (`keyHeaderForm`). */
   readonly apiKeyHeader: string;
   readonly clientMaxBodySize: number;
   readonly maxHops: number;
+  readonly timeouts: ClientTimeouts;
   /** Sockets that left the HTTP server (WebSocket, CONNECT tunnels). */
   readonly tunnels = new Set<Socket>();
+  /** Extra listeners handing their connections to `server` (sidecar: [::1]). */
+  readonly #extraListeners: net.Server[] = [];
   #table: RouteTable = RouteTable.empty();
   #ready = false;
   #draining = false;
   #inFlight = 0;
   #idle: (() => void) | undefined;
   readonly #hooks: ForwardHooks;
+  readonly #tunnelContext: TunnelContext;
 
   constructor(options: ProxyServerOptions) {
     this.mode = options.mode;
     this.accessLog = options.accessLog;
     this.metrics = options.metrics;
-    this.apiKeyHeader = options.config.apiKeyHeader.toLowerCase();
+    this.logger =
+      options.logger ??
+      createLogger({ name: 'detour-proxy', destination: options.accessLog.destination });
+    this.apiKeyHeader = keyHeaderForm(options.config.apiKeyHeader);
     this.clientMaxBodySize = options.config.clientMaxBodySize;
     this.maxHops = options.maxHops ?? DEFAULT_MAX_HOPS;
+    this.timeouts = { ...DEFAULT_CLIENT_TIMEOUTS, ...options.timeouts };
     const metrics = this.metrics;
     metrics.inFlightSource = () => this.#inFlight;
     metrics.droppedSource = () => this.accessLog.dropped;
@@ -92,25 +132,69 @@ export class ProxyServer {
       onRetry: () => {
         metrics.retries.inc();
       },
+      onBadResponse: (ex, err) => {
+        metrics.upstreamErrors.inc({ kind: 'invalid' });
+        this.logger.warn(
+          {
+            code: 'DETOUR_E_BAD_UPSTREAM_RESPONSE',
+            requestId: ex.requestId,
+            upstream: ex.upstream?.key,
+            err: errorMessage(err),
+          },
+          'upstream answer cannot be relayed',
+        );
+      },
     };
+    this.#tunnelContext = {
+      pipeline: this,
+      accessLog: this.accessLog,
+      metrics: this.metrics,
+      connectTimeoutMs: this.upstreams.options.connectTimeoutMs,
+      trackTunnel: (socket) => {
+        this.#trackTunnel(socket);
+      },
+      serveAsHttp: (socket) => {
+        this.tunnels.delete(socket); // an ordinary connection of the HTTP server from now on
+        this.#checkIdle();
+        this.server.emit('connection', socket);
+      },
+      hasHost: (name) => this.#table.hasHost(name),
+      fail: (where, err, requestId) => {
+        this.#logFailure(where, err, requestId);
+      },
+    };
+    const timeouts = this.timeouts;
     this.server = http.createServer(
       {
-        keepAliveTimeout: options.keepAliveTimeoutMs ?? 60_000,
-        // Uploads and downloads may take as long as they take; the upstream side has
-        // its own connect and response-header timeouts.
+        keepAliveTimeout: timeouts.keepAliveMs,
+        // The whole exchange may take as long as it takes (uploads, downloads, streams);
+        // what is bounded is silence: the head's arrival, the body's idle gaps, and
+        // the upstream side's connect, queue, headers and body-idle deadlines.
         requestTimeout: 0,
-        headersTimeout: 60_000,
+        headersTimeout: timeouts.headersMs,
+        // Node checks the head deadline on this sweep (30 s by default), so without it
+        // a slow-header client holds its socket up to 30 s past `headersTimeout`.
+        // https://nodejs.org/api/http.html#httpcreateserveroptions-requestlistener
+        connectionsCheckingInterval: Math.min(1_000, timeouts.headersMs),
       },
       (req, res) => {
         this.#onRequest(req, res);
       },
     );
     this.server.on('upgrade', (req: NodeHttp.IncomingMessage, socket: Socket, head: Buffer) => {
-      handleUpgrade(this, req, socket, head);
+      this.#guardSocket('upgrade', socket, () => {
+        handleUpgrade(this.#tunnelContext, req, socket, head);
+      });
     });
     this.server.on('connect', (req: NodeHttp.IncomingMessage, socket: Socket, head: Buffer) => {
-      handleConnect(this, req, socket, head);
+      this.#guardSocket('connect', socket, () => {
+        handleConnect(this.#tunnelContext, req, socket, head);
+      });
     });
+  }
+
+  get policies(): PolicyPipeline {
+    return this.pipeline;
   }
 
   get table(): RouteTable {
@@ -148,12 +232,32 @@ export class ProxyServer {
   }
 
   /**
+   * One more address for the same server (the sidecar's `[::1]`, where ip6tables'
+   * REDIRECT of the app's IPv6 connections lands): its connections are handed to the
+   * HTTP server as they arrive.
+   */
+  async listenAlso(port: number, host: string): Promise<AddressInfo> {
+    const extra = net.createServer((socket) => {
+      this.server.emit('connection', socket);
+    });
+    const address = await listenOn(extra, port, host);
+    this.#extraListeners.push(extra);
+    return address;
+  }
+
+  #closeExtraListeners(): void {
+    for (const extra of this.#extraListeners) extra.close();
+    this.#extraListeners.length = 0;
+  }
+
+  /**
    * Graceful stop: refuse new connections, let in-flight requests finish (new requests
    * on open keep-alive connections are still served, with `Connection: close`), then cut
    * whatever is left after `timeoutMs`. Resolves true when everything finished in time.
    */
   async drain(timeoutMs: number): Promise<boolean> {
     this.#draining = true;
+    this.#closeExtraListeners();
     const closed = new Promise<void>((resolve) => {
       this.server.close(() => {
         resolve();
@@ -183,6 +287,7 @@ export class ProxyServer {
   /** Closes everything now (tests). */
   async close(): Promise<void> {
     this.#draining = true;
+    this.#closeExtraListeners();
     this.server.closeAllConnections();
     for (const socket of this.tunnels) socket.destroy();
     await new Promise<void>((resolve) => {
@@ -193,18 +298,12 @@ export class ProxyServer {
     await this.upstreams.destroy();
   }
 
-  trackTunnel(socket: Socket): void {
+  #trackTunnel(socket: Socket): void {
     this.tunnels.add(socket);
     socket.once('close', () => {
       this.tunnels.delete(socket);
       this.#checkIdle();
     });
-  }
-
-  /** A CONNECT tunnel that became an ordinary HTTP connection of this server. */
-  untrackTunnel(socket: Socket): void {
-    this.tunnels.delete(socket);
-    this.#checkIdle();
   }
 
   #checkIdle(): void {
@@ -221,78 +320,74 @@ export class ProxyServer {
     (res as TrackedResponse)[kExchange] = ex;
     res.on('close', onResponseClose);
     if (this.#draining) res.shouldKeepAlive = false;
+    try {
+      this.#start(ex);
+    } catch (err) {
+      this.#fail(ex, err);
+    }
+  }
 
+  #start(ex: Exchange): void {
+    const req = ex.req;
     const scanned = scanRequestHeaders(req.rawHeaders, this.apiKeyHeader);
     ex.requestId = scanned.requestId ?? randomUUID();
     const target = splitRequestTarget(req.url ?? '/');
     if (target === undefined) {
-      this.#answer(ex, 'DETOUR_E_BAD_REQUEST', `cannot route request target ${req.url ?? ''}`);
+      this.#answer(
+        ex,
+        'DETOUR_E_BAD_REQUEST',
+        `cannot route request target ${clip(req.url ?? '')}`,
+      );
       return;
     }
     // Absolute-form (a client configured with HTTP_PROXY): the target's authority
     // replaces Host. https://www.rfc-editor.org/rfc/rfc9112#section-3.2.2
     ex.host = target.authority ?? scanned.host;
     ex.path = target.path;
-    if (scanned.hops >= this.maxHops) {
-      this.#answer(ex, 'DETOUR_E_LOOP', `${scanned.hops} hops`);
-      return;
-    }
-    const match = this.#table.match(ex.host, ex.path);
-    if (match.kind === 'route') {
-      this.#routed(ex, scanned, match.route);
-    } else if (match.kind === 'unknown-path') {
-      this.#answer(ex, 'DETOUR_E_UNKNOWN_PATH', `${match.host}${ex.path}`);
-    } else if (this.mode === 'gateway' || ex.host === '') {
-      this.#answer(ex, 'DETOUR_E_UNKNOWN_HOST', ex.host);
-    } else {
-      this.#passthrough(ex, scanned);
-    }
-  }
-
-  #routed(ex: Exchange, scanned: ScannedRequest, route: Route): void {
-    ex.route = route;
-    ex.routeLabel = route.id;
-    const verdict = this.pipeline.run({
-      req: ex.req,
-      route,
-      headers: scanned,
+    const decision = decide(this, {
+      req,
+      host: ex.host,
+      path: ex.path,
+      scanned,
       requestId: ex.requestId,
     });
-    if (verdict instanceof Promise) {
-      verdict.then(
-        (v) => {
-          this.#afterPolicies(ex, scanned, route, v);
+    if (decision instanceof Promise) {
+      decision.then(
+        (d) => {
+          this.#act(ex, scanned, d);
         },
         (err: unknown) => {
-          this.#answer(ex, 'DETOUR_E_BAD_REQUEST', `policy failed: ${String(err)}`);
+          this.#fail(ex, err);
         },
       );
       return;
     }
-    this.#afterPolicies(ex, scanned, route, verdict);
+    this.#act(ex, scanned, decision);
   }
 
-  #afterPolicies(ex: Exchange, scanned: ScannedRequest, route: Route, verdict: Verdict): void {
-    if (verdict !== undefined) {
-      this.#answer(ex, verdict.code, verdict.detail, verdict.close);
-      return;
+  #act(ex: Exchange, scanned: ScannedRequest, decision: Decision): void {
+    try {
+      if (decision.kind === 'refuse') {
+        if (decision.route !== undefined) {
+          ex.route = decision.route;
+          ex.routeLabel = decision.route.id;
+        }
+        this.#answer(ex, decision.code, decision.detail, decision.close);
+        return;
+      }
+      if (ex.res.destroyed) return; // the client left while an asynchronous check ran
+      if (decision.kind === 'route') {
+        ex.route = decision.route;
+        ex.routeLabel = decision.route.id;
+        this.#prepare(ex, scanned, this.clientMaxBodySize);
+      } else {
+        ex.routeLabel = 'passthrough';
+        this.#prepare(ex, scanned, 0);
+      }
+      forward(ex, decision.upstream, this.#hooks);
+    } catch (err) {
+      this.#fail(ex, err);
     }
-    const upstream = this.upstreams.pick(route);
-    if (upstream === undefined) {
-      this.#answer(ex, 'DETOUR_E_NO_ENDPOINT', route.id);
-      return;
-    }
-    this.#prepare(ex, scanned, this.clientMaxBodySize);
-    forward(ex, upstream, this.#hooks);
-  }
-
-  /** Sidecar mode, unknown host: go where the app asked, as if detour were not there. */
-  #passthrough(ex: Exchange, scanned: ScannedRequest): void {
-    ex.routeLabel = 'passthrough';
-    const { name, port } = splitAuthority(ex.host, 80);
-    if (scanned.apiKey !== undefined) scanned.forward.push(this.apiKeyHeader, scanned.apiKey);
-    this.#prepare(ex, scanned, 0);
-    forward(ex, this.upstreams.passthrough(name, port), this.#hooks);
   }
 
   #prepare(ex: Exchange, scanned: ScannedRequest, limit: number): void {
@@ -310,11 +405,83 @@ export class ProxyServer {
     } else if (scanned.contentLength > 0) {
       ex.body = req;
     }
+    if (ex.body !== null && this.timeouts.bodyIdleMs > 0) this.#watchBody(ex);
+  }
+
+  /**
+   * The request body may pause, not stall: a socket silent for `bodyIdleMs` while the
+   * body is still due gets 408 (or is cut, once the answer started). The socket's own
+   * timer is used, so no `data` listener is attached to a stream undici reads.
+   */
+  #watchBody(ex: Exchange): void {
+    const req = ex.req;
+    if (req.complete) return;
+    req.setTimeout(this.timeouts.bodyIdleMs, () => {
+      if (req.complete) return;
+      ex.error = 'DETOUR_E_BODY_TIMEOUT';
+      ex.controller?.abort(new Error('request body idle timeout'));
+      if (!ex.res.headersSent) {
+        ex.bytesOut = sendAnswer(
+          ex.res,
+          'DETOUR_E_BODY_TIMEOUT',
+          ex.requestId,
+          `${this.timeouts.bodyIdleMs} ms`,
+          true,
+        );
+      }
+      req.socket.destroySoon();
+    });
+    req.once('end', () => {
+      // Back to Node's own keep-alive handling (it sets its timer when the answer ends).
+      if (!ex.res.writableFinished) req.socket.setTimeout(0);
+    });
   }
 
   #answer(ex: Exchange, code: ProxyAnswerCode, detail?: string, close = false): void {
     ex.error = code;
     ex.bytesOut = sendAnswer(ex.res, code, ex.requestId, detail, close || this.#draining);
+  }
+
+  /**
+   * The guard's answer to an exception in a request's handling: 500 with the request id
+   * while nothing was sent, else the connection is cut; logged once with the code.
+   */
+  #fail(ex: Exchange, err: unknown): void {
+    this.#logFailure('request', err, ex.requestId);
+    ex.error = 'DETOUR_E_INTERNAL';
+    ex.controller?.abort(new Error('proxy error'));
+    try {
+      if (!ex.res.headersSent) {
+        ex.bytesOut = sendAnswer(ex.res, 'DETOUR_E_INTERNAL', ex.requestId, undefined, true);
+        return;
+      }
+    } catch {
+      // The answer itself failed: all that is left is to hang up.
+    }
+    ex.res.destroy();
+  }
+
+  #guardSocket(where: string, socket: Socket, handle: () => void): void {
+    try {
+      handle();
+    } catch (err) {
+      this.#logFailure(where, err, undefined);
+      socket.destroy();
+    }
+  }
+
+  #logFailure(where: string, err: unknown, requestId: string | undefined): void {
+    this.metrics.internalErrors.inc({ where });
+    this.logger.error(
+      {
+        code: 'DETOUR_E_INTERNAL',
+        where,
+        requestId,
+        err: errorMessage(err),
+        stack: err instanceof Error ? err.stack : undefined,
+      },
+      'request handling failed; answered for this request only',
+    );
   }
 
   /** The response closed (finished, or the client left): log and count it, once. */
@@ -333,6 +500,11 @@ export class ProxyServer {
     this.metrics.observe(ex.routeLabel, status, ms / 1000);
     this.#checkIdle();
   }
+}
+
+/** Client text echoed in an answer is cut to a readable length. */
+function clip(text: string): string {
+  return text.length > 200 ? `${text.slice(0, 200)}...` : text;
 }
 
 function onResponseClose(this: TrackedResponse): void {

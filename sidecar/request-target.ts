@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 /**
  * Request targets and authorities, parsed by hand: `new URL()` per request is costly and
  * the proxy needs only the authority and the rest.
@@ -33,25 +34,76 @@ export function splitRequestTarget(url: string): RequestTarget | undefined {
   return { authority, path };
 }
 
-/** `host[:port]` or `[v6][:port]` into name and port (`fallback` when absent or bad). */
-export function splitAuthority(
+/**
+ * `host[:port]` or `[v6][:port]` into name and port (`defaultPort` when the port is
+ * absent or empty), or undefined when the authority is not one detour can route or
+ * connect to: a Host such as `a/b`, `a?b`, `%zz`, `a:b:c` or `a b` is refused here,
+ * before any routing, pool or DNS lookup sees it.
+ *
+ * Stricter than RFC 3986's reg-name on purpose (no percent-encoding, no sub-delims):
+ * the name must be a DNS name or an IP address, the only things a route or an upstream
+ * can be. https://www.rfc-editor.org/rfc/rfc3986#section-3.2.2,
+ * https://www.rfc-editor.org/rfc/rfc9112#section-3.2 (a Host with an invalid value: 400)
+ */
+export function parseAuthority(
   authority: string,
-  fallback: number,
-): { name: string; port: number } {
-  let name = authority;
-  let portText = '';
-  if (authority.startsWith('[')) {
+  defaultPort: number,
+): { name: string; port: number } | undefined {
+  let name: string;
+  let portText: string;
+  if (authority.charCodeAt(0) === 91 /* [ */) {
     const close = authority.indexOf(']');
-    name = authority.slice(1, close === -1 ? undefined : close);
-    if (close !== -1 && authority[close + 1] === ':') portText = authority.slice(close + 2);
+    if (close === -1) return undefined;
+    name = authority.slice(1, close);
+    if (!isIPv6(name)) return undefined;
+    const rest = authority.slice(close + 1);
+    if (rest !== '' && rest.charCodeAt(0) !== 58 /* : */) return undefined;
+    portText = rest.slice(1);
   } else {
-    const colon = authority.lastIndexOf(':');
-    if (colon !== -1 && authority.indexOf(':') === colon) {
-      name = authority.slice(0, colon);
-      portText = authority.slice(colon + 1);
-    }
+    const colon = authority.indexOf(':');
+    name = colon === -1 ? authority : authority.slice(0, colon);
+    portText = colon === -1 ? '' : authority.slice(colon + 1);
+    if (!isHostName(name)) return undefined;
   }
-  const port = Number(portText);
-  const valid = /^\d{1,5}$/.test(portText) && port >= 1 && port <= 65535;
-  return { name, port: valid ? port : fallback };
+  if (portText === '') return { name, port: defaultPort };
+  if (portText.length > 5) return undefined;
+  let port = 0;
+  for (let i = 0; i < portText.length; i++) {
+    const c = portText.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return undefined;
+    port = port * 10 + c;
+  }
+  return port >= 1 && port <= 65535 ? { name, port } : undefined;
+}
+
+/**
+ * A DNS name or a dotted IPv4 address: letters, digits, `-`, `_` and dots, labels of 1 to
+ * 63 characters, 253 characters at most (a trailing dot, the FQDN form, is allowed).
+ * https://www.rfc-editor.org/rfc/rfc1035#section-2.3.4
+ */
+function isHostName(name: string): boolean {
+  const n = name.length;
+  if (n === 0 || n > 254) return false;
+  let label = 0;
+  for (let i = 0; i < n; i++) {
+    const c = name.charCodeAt(i);
+    if (c === 46 /* . */) {
+      if (label === 0) return false;
+      label = 0;
+      continue;
+    }
+    const ok =
+      (c >= 97 && c <= 122) || // a-z
+      (c >= 65 && c <= 90) || // A-Z
+      (c >= 48 && c <= 57) || // 0-9
+      c === 45 || // -
+      c === 95; // _
+    if (!ok || ++label > 63) return false;
+  }
+  return n <= 253 || name.charCodeAt(n - 1) === 46;
+}
+
+/** A zone id (`fe80::1%eth0`) names an interface of the client's host: never routable. */
+function isIPv6(text: string): boolean {
+  return !text.includes('%') && isIP(text) === 6;
 }

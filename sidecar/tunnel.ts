@@ -3,6 +3,23 @@ import { performance } from 'node:perf_hooks';
 import type { AccessLog, LogFacts } from './access-log.js';
 import { answerStatus, rawAnswer, type ProxyAnswerCode } from './error-response.js';
 import type { ProxyMetrics } from './proxy-metrics.js';
+import type { PipelineContext } from './request-pipeline.js';
+
+/**
+ * What the entry points for sockets that leave the HTTP server (upgrades, CONNECT) get
+ * of the proxy: the pipeline's context and the few things they do with the server.
+ */
+export interface TunnelContext extends Reporter {
+  readonly pipeline: PipelineContext;
+  readonly connectTimeoutMs: number;
+  /** Counts the socket as open (drain waits for it) until it closes. */
+  trackTunnel(socket: Socket): void;
+  /** Hands a tunnel's socket to the HTTP server as a connection of its own. */
+  serveAsHttp(socket: Socket): void;
+  hasHost(name: string): boolean;
+  /** The guard's log line for an exception in an asynchronous step. */
+  fail(where: string, err: unknown, requestId: string | undefined): void;
+}
 
 /**
  * A raw byte pipe between a client socket that left the HTTP server (WebSocket upgrade,

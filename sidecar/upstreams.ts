@@ -1,5 +1,5 @@
 import { Pool } from 'undici';
-import type { Endpoint, Route } from './route-table.js';
+import { endpointKey, type Endpoint, type Route } from './route-table.js';
 
 /**
  * Connection pools and health per upstream endpoint. One undici Pool per `ip:port`
@@ -15,11 +15,17 @@ import type { Endpoint, Route } from './route-table.js';
  * "panic mode"): ejection is a guess, and a guess must not turn into a total outage.
  */
 export interface UpstreamOptions {
-  /** Connection cap per endpoint; further requests queue in the pool. */
+  /** Connection cap per endpoint; further requests wait in the endpoint's queue. */
   connections: number;
+  /** Requests that may wait for a connection per endpoint; more get 503 at once. */
+  queueLimit: number;
+  /** How long a request may wait for a connection before it gets 503. */
+  queueTimeoutMs: number;
   connectTimeoutMs: number;
   /** Time to wait for the response headers once the request was sent. */
   headersTimeoutMs: number;
+  /** Time the response body may stay silent before the answer is cut (0: never). */
+  bodyIdleTimeoutMs: number;
   keepAliveTimeoutMs: number;
   /** First ejection lasts this long; each further one in a row adds as much again. */
   ejectBaseMs: number;
@@ -29,10 +35,19 @@ export interface UpstreamOptions {
   idlePoolMs: number;
 }
 
+/**
+ * Defaults after Envoy's and HAProxy's: Envoy's circuit breaker allows 1024 pending
+ * requests per cluster and its stream idle timeout is 5 minutes
+ * (https://www.envoyproxy.io/docs/envoy/latest/faq/configuration/timeouts); HAProxy's
+ * `timeout queue` bounds the wait for a server slot.
+ */
 export const DEFAULT_UPSTREAM_OPTIONS: UpstreamOptions = {
   connections: 128,
+  queueLimit: 1024,
+  queueTimeoutMs: 10_000,
   connectTimeoutMs: 5_000,
   headersTimeoutMs: 60_000,
+  bodyIdleTimeoutMs: 300_000,
   keepAliveTimeoutMs: 4_000,
   ejectBaseMs: 5_000,
   ejectMaxMs: 60_000,
@@ -44,25 +59,43 @@ export type UpstreamEvent =
   | { kind: 'ejected'; key: string; reason: 'connect' | '5xx'; forMs: number }
   | { kind: 'pool-closed'; key: string };
 
+/** A request waiting for a free connection to an endpoint. */
+export interface Waiter {
+  readonly run: () => void;
+  readonly timer: NodeJS.Timeout;
+}
+
 export class Upstream {
   /** `ip:port`, or `host:port` for passthrough. */
   readonly key: string;
+  /** IP (endpoint) or name (passthrough), without brackets. */
+  readonly host: string;
+  readonly port: number;
   readonly pool: Pool;
   ejectedUntil = 0;
   ejections = 0;
   consecutive5xx = 0;
   lastUsed = 0;
+  /**
+   * Requests dispatched and not finished. detour keeps its own count and queue rather
+   * than undici's, whose queue has neither a bound nor a deadline: a request waits at
+   * most `queueTimeoutMs` for one of the `connections`, and at most `queueLimit` wait.
+   */
+  active = 0;
+  readonly waiting: Waiter[] = [];
 
-  constructor(key: string, origin: string, options: UpstreamOptions) {
-    this.key = key;
-    this.pool = new Pool(origin, {
+  constructor(host: string, port: number, options: UpstreamOptions) {
+    this.host = host;
+    this.port = port;
+    this.key = endpointKey(host, port);
+    this.pool = new Pool(`http://${bracket(host)}:${port}`, {
       connections: options.connections,
       pipelining: 1,
       keepAliveTimeout: options.keepAliveTimeoutMs,
       connectTimeout: options.connectTimeoutMs,
       headersTimeout: options.headersTimeoutMs,
-      // Streams (downloads, SSE, long polls) may be idle for as long as they like.
-      bodyTimeout: 0,
+      // Streams (downloads, SSE, long polls) may be quiet for a while, not for ever.
+      bodyTimeout: options.bodyIdleTimeoutMs,
     });
   }
 }
@@ -124,10 +157,10 @@ export class Upstreams {
 
   /** A pool for a host the table does not know (sidecar passthrough), by name. */
   passthrough(host: string, port: number): Upstream {
-    const key = `${host}:${port}`;
+    const key = endpointKey(host, port);
     let upstream = this.#passthrough.get(key);
     if (upstream === undefined) {
-      upstream = new Upstream(key, `http://${bracket(host)}:${port}`, this.options);
+      upstream = new Upstream(host, port, this.options);
       this.#passthrough.set(key, upstream);
     }
     upstream.lastUsed = Date.now();
@@ -167,7 +200,8 @@ export class Upstreams {
   sweep(now: number): void {
     for (const map of [this.#endpoints, this.#passthrough]) {
       for (const [key, upstream] of map) {
-        if (now - upstream.lastUsed >= this.options.idlePoolMs && upstream.ejectedUntil <= now) {
+        const idle = now - upstream.lastUsed >= this.options.idlePoolMs;
+        if (idle && upstream.active === 0 && upstream.ejectedUntil <= now) {
           map.delete(key);
           void upstream.pool.close().catch(() => undefined);
           this.#onEvent({ kind: 'pool-closed', key });
@@ -204,11 +238,7 @@ export class Upstreams {
   #endpoint(endpoint: Endpoint): Upstream {
     let upstream = this.#endpoints.get(endpoint.key);
     if (upstream === undefined) {
-      upstream = new Upstream(
-        endpoint.key,
-        `http://${bracket(endpoint.ip)}:${endpoint.port}`,
-        this.options,
-      );
+      upstream = new Upstream(endpoint.ip, endpoint.port, this.options);
       this.#endpoints.set(endpoint.key, upstream);
     }
     return upstream;

@@ -5,7 +5,7 @@ import {
   scanRequestHeaders,
   HOPS_HEADER,
 } from '../../sidecar/hop-headers.js';
-import { splitAuthority, splitRequestTarget } from '../../sidecar/request-target.js';
+import { parseAuthority, splitRequestTarget } from '../../sidecar/request-target.js';
 
 const pairs = (flat: string[]): [string, string][] => {
   const out: [string, string][] = [];
@@ -120,9 +120,38 @@ describe('request-target', () => {
   });
 
   it('splits authorities with a default port', () => {
-    expect(splitAuthority('a.ns', 80)).to.deep.equal({ name: 'a.ns', port: 80 });
-    expect(splitAuthority('a.ns:8080', 80)).to.deep.equal({ name: 'a.ns', port: 8080 });
-    expect(splitAuthority('[::1]:9000', 80)).to.deep.equal({ name: '::1', port: 9000 });
-    expect(splitAuthority('a.ns:99999', 80)).to.deep.equal({ name: 'a.ns', port: 80 });
+    expect(parseAuthority('a.ns', 80)).to.deep.equal({ name: 'a.ns', port: 80 });
+    expect(parseAuthority('a.ns:8080', 80)).to.deep.equal({ name: 'a.ns', port: 8080 });
+    expect(parseAuthority('a.ns:', 80)).to.deep.equal({ name: 'a.ns', port: 80 });
+    expect(parseAuthority('[::1]:9000', 80)).to.deep.equal({ name: '::1', port: 9000 });
+    expect(parseAuthority('[::1]', 80)).to.deep.equal({ name: '::1', port: 80 });
+    expect(parseAuthority('10.1.2.3:81', 80)).to.deep.equal({ name: '10.1.2.3', port: 81 });
+    expect(parseAuthority('fqdn.example.', 80)).to.deep.equal({ name: 'fqdn.example.', port: 80 });
+  });
+
+  it('refuses authorities no route or upstream can be', () => {
+    for (const bad of [
+      'a/b',
+      'a?b',
+      '%zz',
+      'a%41',
+      'a:b:c',
+      'a b',
+      'a.ns:99999',
+      'a.ns:0',
+      'a.ns:8o',
+      'a..b',
+      '.a',
+      '[::1',
+      '[::1]x',
+      '[fe80::1%eth0]',
+      '[not-v6]:80',
+      'a@b',
+      'x'.repeat(64),
+      `${'a.'.repeat(127)}ab`,
+      '\u00e9t\u00e9',
+    ]) {
+      expect(parseAuthority(bad, 80), bad).to.equal(undefined);
+    }
   });
 });

@@ -1,0 +1,147 @@
+import type { IncomingMessage } from 'node:http';
+import { isChunkedAlone, type ScannedRequest } from './hop-headers.js';
+import type { ProxyAnswerCode } from './error-response.js';
+import type { PolicyPipeline, Verdict } from './policies/policy.js';
+import type { Route, RouteTable } from './route-table.js';
+import type { Upstream, Upstreams } from './upstreams.js';
+import { parseAuthority } from './request-target.js';
+
+export type ProxyMode = 'sidecar' | 'gateway';
+
+/**
+ * What the pipeline needs of the proxy that runs it: a narrow view, so the entry points
+ * (plain requests, upgrades, CONNECT, and later inbound and h2) share one decision and
+ * none of them reaches into another's state.
+ */
+export interface PipelineContext {
+  readonly mode: ProxyMode;
+  /** The table in use now (read once per request: a swap never splits a decision). */
+  readonly table: RouteTable;
+  readonly policies: PolicyPipeline;
+  readonly upstreams: Upstreams;
+  readonly maxHops: number;
+  /** The API-key header in the form `keyHeaderForm` gives. */
+  readonly apiKeyHeader: string;
+}
+
+/** A request as every entry point sees it once its head is parsed. */
+export interface RequestFacts {
+  readonly req: IncomingMessage;
+  /** The authority asked for: absolute-form target, else Host ('' when absent). */
+  readonly host: string;
+  readonly path: string;
+  readonly scanned: ScannedRequest;
+  readonly requestId: string;
+}
+
+export interface Refusal {
+  readonly kind: 'refuse';
+  readonly code: ProxyAnswerCode;
+  readonly detail?: string | undefined;
+  /** Close the client connection after the answer (its body was not read). */
+  readonly close?: boolean | undefined;
+  /** The route the request matched, when it got that far (for the log and metrics). */
+  readonly route?: Route | undefined;
+}
+
+export type Decision =
+  | Refusal
+  /** A route's endpoint, chosen round robin, the policies passed. */
+  | { readonly kind: 'route'; readonly route: Route; readonly upstream: Upstream }
+  /** Sidecar mode, a host the table does not know: go where the app asked. */
+  | { readonly kind: 'passthrough'; readonly upstream: Upstream };
+
+/**
+ * The one decision every entry point makes, in order: refuse ambiguity (a second Host or
+ * API-key header, a transfer coding other than chunked), refuse loops and invalid
+ * authorities, match the table (host, then longest path), run the route's policies, pick
+ * an endpoint. Synchronous unless a policy is asynchronous.
+ */
+export function decide(ctx: PipelineContext, facts: RequestFacts): Decision | Promise<Decision> {
+  const scanned = facts.scanned;
+  if (scanned.duplicate !== undefined) {
+    return refuse('DETOUR_E_DUPLICATE_HEADER', scanned.duplicate, true);
+  }
+  if (scanned.transferEncoding !== undefined && !isChunkedAlone(scanned.transferEncoding)) {
+    return refuse('DETOUR_E_TRANSFER_CODING', clip(scanned.transferEncoding), true);
+  }
+  if (scanned.hops >= ctx.maxHops) return refuse('DETOUR_E_LOOP', `${scanned.hops} hops`);
+  const host = facts.host;
+  const authority = host === '' ? undefined : parseAuthority(host, 80);
+  if (host !== '' && authority === undefined) {
+    return refuse('DETOUR_E_BAD_HOST', JSON.stringify(clip(host)), true);
+  }
+  const match = ctx.table.match(host, facts.path);
+  if (match.kind === 'route') return checkRoute(ctx, facts, match.route);
+  if (match.kind === 'unknown-path') {
+    return refuse('DETOUR_E_UNKNOWN_PATH', clip(`${match.host}${facts.path}`));
+  }
+  if (ctx.mode === 'gateway' || authority === undefined) {
+    return refuse('DETOUR_E_UNKNOWN_HOST', clip(host));
+  }
+  // Not our route: the key header goes on as the app sent it.
+  if (scanned.apiKey !== undefined) scanned.forward.push(ctx.apiKeyHeader, scanned.apiKey);
+  return {
+    kind: 'passthrough',
+    upstream: ctx.upstreams.passthrough(authority.name, authority.port),
+  };
+}
+
+function checkRoute(
+  ctx: PipelineContext,
+  facts: RequestFacts,
+  route: Route,
+): Decision | Promise<Decision> {
+  const verdict = ctx.policies.run({
+    req: facts.req,
+    route,
+    headers: facts.scanned,
+    requestId: facts.requestId,
+  });
+  if (verdict instanceof Promise) return verdict.then((v) => afterPolicies(ctx, route, v));
+  return afterPolicies(ctx, route, verdict);
+}
+
+function afterPolicies(ctx: PipelineContext, route: Route, verdict: Verdict): Decision {
+  if (verdict !== undefined) {
+    return {
+      kind: 'refuse',
+      code: verdict.code,
+      detail: verdict.detail,
+      close: verdict.close,
+      route,
+    };
+  }
+  const upstream = ctx.upstreams.pick(route);
+  if (upstream === undefined) {
+    return { kind: 'refuse', code: 'DETOUR_E_NO_ENDPOINT', detail: route.id, route };
+  }
+  return { kind: 'route', route, upstream };
+}
+
+/**
+ * The CONNECT decision (proxy-env clients): sidecar mode only, a valid `host:port`.
+ * Returns the parsed target, or the refusal.
+ */
+export function decideConnect(
+  ctx: PipelineContext,
+  authority: string,
+): Refusal | { readonly kind: 'connect'; readonly name: string; readonly port: number } {
+  if (ctx.mode === 'gateway') {
+    return refuse('DETOUR_E_METHOD', 'CONNECT is not served in gateway mode');
+  }
+  const target = parseAuthority(authority, 0);
+  if (target === undefined || target.port === 0) {
+    return refuse('DETOUR_E_BAD_HOST', `CONNECT target ${JSON.stringify(clip(authority))}`);
+  }
+  return { kind: 'connect', name: target.name, port: target.port };
+}
+
+function refuse(code: ProxyAnswerCode, detail?: string, close?: boolean): Refusal {
+  return { kind: 'refuse', code, detail, close };
+}
+
+/** Client text echoed in an answer or a log line is cut to a readable length. */
+function clip(text: string): string {
+  return text.length > 200 ? `${text.slice(0, 200)}...` : text;
+}
