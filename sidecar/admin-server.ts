@@ -4,9 +4,13 @@ import { closeNow, listenOn } from '../shared/server-lifecycle.js';
 import type { AddressInfo } from 'node:net';
 import type { ProxyServer } from './proxy-server.js';
 import { errorMessage } from '../shared/errors.js';
+import { PROXY_ANSWERS } from './error-response.js';
 
 /**
- * The proxy's admin port (15000, loopback-only reachable in a pod by convention):
+ * The proxy's admin port (15000, on every address: the kubelet probes it and Prometheus
+ * scrapes it from outside the pod). `/routes` and `/routes/explain` name hosts, pod IPs
+ * and which namespaces need a key: they answer loopback peers only (`kubectl exec`,
+ * `kubectl port-forward`, both of which arrive from the pod's loopback).
  * `/healthz` (the process runs), `/ready` (200 only once the first complete table is in
  * and until draining starts; the native sidecar's startupProbe waits on it), `/metrics`,
  * `/routes` (the table as JSON) and `/routes/explain?url=` (sidecar/explain.ts).
@@ -22,7 +26,9 @@ export class AdminServer {
     this.#source = source;
     this.server = http.createServer((req, res) => {
       this.#handle(req, res).catch((err: unknown) => {
-        send(res, 500, { error: 'internal', message: errorMessage(err) });
+        // Never a second throw from here: an unhandled rejection would end the process.
+        if (res.headersSent) res.destroy();
+        else send(res, 500, { error: 'DETOUR_E_INTERNAL', message: errorMessage(err) });
       });
     });
   }
@@ -36,7 +42,13 @@ export class AdminServer {
   }
 
   async #handle(req: NodeHttp.IncomingMessage, res: NodeHttp.ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://admin');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://admin');
+    } catch {
+      send(res, 400, { error: 'DETOUR_E_BAD_REQUEST', message: 'invalid request target' });
+      return;
+    }
     const proxy = this.#proxy;
     switch (url.pathname) {
       case '/healthz':
@@ -59,9 +71,17 @@ export class AdminServer {
         return;
       }
       case '/routes':
+        if (!fromLoopback(req)) {
+          refuseRemote(res);
+          return;
+        }
         send(res, 200, { source: this.#source, ready: proxy.ready, ...proxy.table.toJSON() });
         return;
       case '/routes/explain': {
+        if (!fromLoopback(req)) {
+          refuseRemote(res);
+          return;
+        }
         const target = url.searchParams.get('url');
         if (target === null || target === '') {
           send(res, 400, { error: 'missing', message: 'pass ?url=http://host/path' });
@@ -87,6 +107,21 @@ export class AdminServer {
         });
     }
   }
+}
+
+/** 127.0.0.0/8, ::1, or 127.x mapped into IPv6 (a dual-stack listener's form). */
+export function isLoopbackAddress(address: string | undefined): boolean {
+  if (address === undefined) return false;
+  return address.startsWith('127.') || address === '::1' || address.startsWith('::ffff:127.');
+}
+
+function fromLoopback(req: NodeHttp.IncomingMessage): boolean {
+  return isLoopbackAddress(req.socket.remoteAddress);
+}
+
+function refuseRemote(res: NodeHttp.ServerResponse): void {
+  const code = 'DETOUR_E_ROUTES_LOOPBACK';
+  send(res, PROXY_ANSWERS[code].status, { error: code, message: PROXY_ANSWERS[code].message });
 }
 
 function send(res: NodeHttp.ServerResponse, status: number, body: unknown): void {

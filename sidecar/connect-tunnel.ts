@@ -44,7 +44,7 @@ export function handleConnect(
   const { name, port } = decision;
   if (proxy.hasHost(name)) {
     socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-    firstBytes(socket, head, (first) => {
+    firstBytes(socket, head, proxy.firstBytesTimeoutMs, (first) => {
       // 0x16: a TLS record carrying a handshake (https://www.rfc-editor.org/rfc/rfc8446#section-5.1).
       if (first === 0x16) {
         tunnelRaw(proxy, tunnel, socket, name, port, false);
@@ -57,14 +57,26 @@ export function handleConnect(
   tunnelRaw(proxy, tunnel, socket, name, port, true, head);
 }
 
-/** Calls back with the first byte the client sends after the 200 (it stays unread). */
-function firstBytes(socket: Socket, head: Buffer, done: (first: number | undefined) => void): void {
+/**
+ * Calls back with the first byte the client sends after the 200 (it stays unread). A
+ * client that sends nothing within `timeoutMs` is hung up on, as a slow head would be.
+ */
+function firstBytes(
+  socket: Socket,
+  head: Buffer,
+  timeoutMs: number,
+  done: (first: number | undefined) => void,
+): void {
   if (head.length > 0) {
     socket.unshift(head);
     done(head[0]);
     return;
   }
+  const timer = setTimeout(() => {
+    socket.destroy();
+  }, timeoutMs);
   socket.once('readable', () => {
+    clearTimeout(timer);
     const chunk = socket.read() as Buffer | null;
     if (chunk !== null) socket.unshift(chunk);
     done(chunk?.[0]);

@@ -4,10 +4,16 @@ import { waitForSignal } from '../shared/signals.js';
 import { loadPlaneConfig, planeFromMode, type PlaneConfig } from '../shared/plane-config.js';
 import { PORTS } from '../shared/labels.js';
 import { createLogger, type Logger } from '../shared/logger.js';
+import type { AddressInfo } from 'node:net';
 import { AccessLog } from './access-log.js';
 import { AdminServer } from './admin-server.js';
 import { ProxyMetrics } from './proxy-metrics.js';
-import { ProxyServer, type ProxyMode } from './proxy-server.js';
+import {
+  DEFAULT_CLIENT_TIMEOUTS,
+  ProxyServer,
+  type ClientTimeouts,
+  type ProxyMode,
+} from './proxy-server.js';
 import { DEFAULT_UPSTREAM_OPTIONS, type UpstreamOptions } from './upstreams.js';
 import { startDnsServer, type DnsServer } from './dns/dns-server.js';
 import type { RouteSource } from './sources/route-source.js';
@@ -17,12 +23,20 @@ const USAGE = `usage: detour proxy [flags]
   --mode sidecar|gateway       sidecar (private plane, default) or edge gateway (public plane)
   --source kube|file:PATH      where routes come from (default kube inside a cluster)
   --listen N                   proxy port (default ${PORTS.outbound} sidecar, PORT gateway)
-  --listen-host ADDR           address of the proxy and admin listeners (default 0.0.0.0)
+  --listen-host ADDR           proxy listener address (default: sidecar 127.0.0.1 and ::1,
+                               where iptables REDIRECT lands; gateway 0.0.0.0)
   --admin-port N               /healthz /ready /metrics /routes (default ${PORTS.admin})
+  --admin-host ADDR            admin listener address (default 0.0.0.0: kubelet, Prometheus)
   --dns-port N                 DNS server port, bound to 127.0.0.1 (default ${PORTS.dns})
+  --headers-timeout MS         a request head must arrive within (default ${DEFAULT_CLIENT_TIMEOUTS.headersMs})
+  --body-idle-timeout MS       request body silent this long: 408 (default ${DEFAULT_CLIENT_TIMEOUTS.bodyIdleMs}, 0 off)
+  --keep-alive-timeout MS      idle client keep-alive connections closed after (default ${DEFAULT_CLIENT_TIMEOUTS.keepAliveMs})
   --connect-timeout MS         upstream connect timeout (default ${DEFAULT_UPSTREAM_OPTIONS.connectTimeoutMs})
   --response-timeout MS        wait for upstream response headers (default ${DEFAULT_UPSTREAM_OPTIONS.headersTimeoutMs})
+  --response-idle-timeout MS   upstream response body silent this long: cut (default ${DEFAULT_UPSTREAM_OPTIONS.bodyIdleTimeoutMs}, 0 off)
   --upstream-connections N     connection cap per upstream endpoint (default ${DEFAULT_UPSTREAM_OPTIONS.connections})
+  --queue-limit N              requests waiting for a connection per endpoint (default ${DEFAULT_UPSTREAM_OPTIONS.queueLimit})
+  --queue-timeout MS           wait for a free connection, then 503 (default ${DEFAULT_UPSTREAM_OPTIONS.queueTimeoutMs})
   --drain-timeout MS           on SIGTERM, wait this long for in-flight requests (default 20000)
 
 Routing knobs come from the environment (HOSTS_ANNOTATION, CLIENT_MAX_BODY_SIZE, ...).
@@ -34,8 +48,11 @@ interface ProxyFlags {
   mode: ProxyMode;
   source: string;
   listen: number;
-  listenHost: string;
+  /** undefined: the mode's default (sidecar: 127.0.0.1 and ::1; gateway: 0.0.0.0). */
+  listenHost: string | undefined;
   adminPort: number;
+  adminHost: string;
+  timeouts: ClientTimeouts;
   dnsPort: number;
   drainTimeoutMs: number;
   upstreams: Partial<UpstreamOptions>;
@@ -48,6 +65,13 @@ export async function run(argv: string[]): Promise<number> {
     listen: { type: 'string' },
     'listen-host': { type: 'string' },
     'admin-port': { type: 'string' },
+    'admin-host': { type: 'string' },
+    'headers-timeout': { type: 'string' },
+    'body-idle-timeout': { type: 'string' },
+    'keep-alive-timeout': { type: 'string' },
+    'response-idle-timeout': { type: 'string' },
+    'queue-limit': { type: 'string' },
+    'queue-timeout': { type: 'string' },
     'dns-port': { type: 'string' },
     'connect-timeout': { type: 'string' },
     'response-timeout': { type: 'string' },
@@ -66,12 +90,20 @@ export async function run(argv: string[]): Promise<number> {
   const accessLog = new AccessLog();
   const log = createLogger({ name: 'detour-proxy', destination: accessLog.destination });
   const metrics = new ProxyMetrics();
-  const proxy = new ProxyServer({ mode, config, accessLog, metrics, upstreams: flags.upstreams });
+  const proxy = new ProxyServer({
+    mode,
+    config,
+    accessLog,
+    metrics,
+    logger: log,
+    upstreams: flags.upstreams,
+    timeouts: flags.timeouts,
+  });
   const source = await openSource(flags.source, config, log);
   const admin = new AdminServer(proxy, source.description);
 
-  const adminAddress = await admin.listen(flags.adminPort, flags.listenHost);
-  const address = await proxy.listen(flags.listen, flags.listenHost);
+  const adminAddress = await admin.listen(flags.adminPort, flags.adminHost);
+  const address = await listenProxy(proxy, mode, flags, log);
   log.info(
     {
       mode,
@@ -155,6 +187,30 @@ async function shutdown(
   return inTime;
 }
 
+/**
+ * Sidecar mode listens on loopback only: REDIRECT from the pod's own OUTPUT chain
+ * rewrites the destination to 127.0.0.1 (::1 for IPv6), proxy-env clients dial
+ * 127.0.0.1, and nothing outside the pod may use the proxy as a relay into the pod's
+ * loopback services. The gateway serves the network. (iptables-extensions(8), REDIRECT)
+ */
+async function listenProxy(
+  proxy: ProxyServer,
+  mode: ProxyMode,
+  flags: ProxyFlags,
+  log: Logger,
+): Promise<AddressInfo> {
+  if (flags.listenHost !== undefined) return proxy.listen(flags.listen, flags.listenHost);
+  if (mode === 'gateway') return proxy.listen(flags.listen, '0.0.0.0');
+  const address = await proxy.listen(flags.listen, '127.0.0.1');
+  try {
+    await proxy.listenAlso(address.port, '::1');
+  } catch (err) {
+    // A pod without IPv6 has no ::1 and no IPv6 capture to serve.
+    log.info({ err: errorMessage(err) }, 'no IPv6 loopback: listening on 127.0.0.1 only');
+  }
+  return address;
+}
+
 function parseMode(value: string | boolean | undefined): ProxyMode {
   if (value === undefined) return 'sidecar';
   if (value === 'sidecar' || value === 'gateway') return value;
@@ -178,7 +234,10 @@ function readFlags(
   if (source !== 'kube' && !source.startsWith('file:')) {
     throw new BadFlagError('--source', source, 'expected kube or file:PATH');
   }
-  const listenHost = typeof values['listen-host'] === 'string' ? values['listen-host'] : '0.0.0.0';
+  const listenHost = typeof values['listen-host'] === 'string' ? values['listen-host'] : undefined;
+  const adminHost = typeof values['admin-host'] === 'string' ? values['admin-host'] : '0.0.0.0';
+  const ms = (flag: string, fallback: number, min = 1): number =>
+    wholeNumberFlag(flag, values[flag.slice(2)], fallback, min);
   return {
     mode,
     source,
@@ -189,33 +248,26 @@ function readFlags(
       true,
     ),
     listenHost,
+    adminHost,
     adminPort: portFlag('--admin-port', values['admin-port'], PORTS.admin, true),
+    timeouts: {
+      headersMs: ms('--headers-timeout', DEFAULT_CLIENT_TIMEOUTS.headersMs),
+      bodyIdleMs: ms('--body-idle-timeout', DEFAULT_CLIENT_TIMEOUTS.bodyIdleMs, 0),
+      keepAliveMs: ms('--keep-alive-timeout', DEFAULT_CLIENT_TIMEOUTS.keepAliveMs),
+    },
     dnsPort: portFlag('--dns-port', values['dns-port'], PORTS.dns, true),
-    drainTimeoutMs: wholeNumberFlag(
-      '--drain-timeout',
-      values['drain-timeout'],
-      DEFAULT_DRAIN_MS,
-      1,
-    ),
+    drainTimeoutMs: ms('--drain-timeout', DEFAULT_DRAIN_MS),
     upstreams: {
-      connectTimeoutMs: wholeNumberFlag(
-        '--connect-timeout',
-        values['connect-timeout'],
-        DEFAULT_UPSTREAM_OPTIONS.connectTimeoutMs,
-        1,
+      connectTimeoutMs: ms('--connect-timeout', DEFAULT_UPSTREAM_OPTIONS.connectTimeoutMs),
+      headersTimeoutMs: ms('--response-timeout', DEFAULT_UPSTREAM_OPTIONS.headersTimeoutMs),
+      connections: ms('--upstream-connections', DEFAULT_UPSTREAM_OPTIONS.connections),
+      bodyIdleTimeoutMs: ms(
+        '--response-idle-timeout',
+        DEFAULT_UPSTREAM_OPTIONS.bodyIdleTimeoutMs,
+        0,
       ),
-      headersTimeoutMs: wholeNumberFlag(
-        '--response-timeout',
-        values['response-timeout'],
-        DEFAULT_UPSTREAM_OPTIONS.headersTimeoutMs,
-        1,
-      ),
-      connections: wholeNumberFlag(
-        '--upstream-connections',
-        values['upstream-connections'],
-        DEFAULT_UPSTREAM_OPTIONS.connections,
-        1,
-      ),
+      queueLimit: ms('--queue-limit', DEFAULT_UPSTREAM_OPTIONS.queueLimit, 0),
+      queueTimeoutMs: ms('--queue-timeout', DEFAULT_UPSTREAM_OPTIONS.queueTimeoutMs),
     },
   };
 }

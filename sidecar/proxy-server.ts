@@ -150,6 +150,7 @@ export class ProxyServer implements PipelineContext {
       accessLog: this.accessLog,
       metrics: this.metrics,
       connectTimeoutMs: this.upstreams.options.connectTimeoutMs,
+      firstBytesTimeoutMs: this.timeouts.headersMs,
       trackTunnel: (socket) => {
         this.#trackTunnel(socket);
       },

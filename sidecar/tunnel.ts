@@ -12,6 +12,8 @@ import type { PipelineContext } from './request-pipeline.js';
 export interface TunnelContext extends Reporter {
   readonly pipeline: PipelineContext;
   readonly connectTimeoutMs: number;
+  /** How long a tunnel to a route host may stay silent before its first bytes. */
+  readonly firstBytesTimeoutMs: number;
   /** Counts the socket as open (drain waits for it) until it closes. */
   trackTunnel(socket: Socket): void;
   /** Hands a tunnel's socket to the HTTP server as a connection of its own. */

@@ -446,6 +446,8 @@ function startDetour(
       '0',
       '--listen-host',
       '127.0.0.1',
+      '--admin-host',
+      '127.0.0.1',
     ],
     join(dir, `${file}.out`),
     { LOG_FORMAT: 'json', CLIENT_MAX_BODY_SIZE: '1m' },

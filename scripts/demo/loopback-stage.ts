@@ -71,6 +71,8 @@ export class LoopbackStage implements DemoStage {
       `file:${clusterFile}`,
       '--listen-host',
       '127.0.0.1',
+      '--admin-host',
+      '127.0.0.1',
       '--listen',
       String(PROXY_PORT),
       '--admin-port',

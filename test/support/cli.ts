@@ -52,4 +52,6 @@ export const LOOPBACK_EPHEMERAL_PROXY_FLAGS: readonly string[] = [
   '0',
   '--listen-host',
   '127.0.0.1',
+  '--admin-host',
+  '127.0.0.1',
 ];
