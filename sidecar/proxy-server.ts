@@ -416,25 +416,21 @@ export class ProxyServer implements PipelineContext {
    */
   #watchBody(ex: Exchange): void {
     const req = ex.req;
+    const socket = req.socket;
     if (req.complete) return;
     req.setTimeout(this.timeouts.bodyIdleMs, () => {
       if (req.complete) return;
       ex.error = 'DETOUR_E_BODY_TIMEOUT';
-      ex.controller?.abort(new Error('request body idle timeout'));
       if (!ex.res.headersSent) {
-        ex.bytesOut = sendAnswer(
-          ex.res,
-          'DETOUR_E_BODY_TIMEOUT',
-          ex.requestId,
-          `${this.timeouts.bodyIdleMs} ms`,
-          true,
-        );
+        const detail = `${this.timeouts.bodyIdleMs} ms`;
+        ex.bytesOut = sendAnswer(ex.res, 'DETOUR_E_BODY_TIMEOUT', ex.requestId, detail, true);
       }
-      req.socket.destroySoon();
+      ex.controller?.abort(new Error('request body idle timeout'));
+      socket.destroySoon();
     });
     req.once('end', () => {
       // Back to Node's own keep-alive handling (it sets its timer when the answer ends).
-      if (!ex.res.writableFinished) req.socket.setTimeout(0);
+      if (!ex.res.writableFinished) socket.setTimeout(0);
     });
   }
 
