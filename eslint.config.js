@@ -1,6 +1,8 @@
 // @ts-check
 import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { importX } from 'eslint-plugin-import-x';
+import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '*.config.js'] },
@@ -19,6 +21,19 @@ export default tseslint.config(
       ],
       'max-depth': ['error', 4],
       complexity: ['warn', 20],
+    },
+  },
+  {
+    // Dependencies point down and never in a circle (docs/architecture.md): a cycle
+    // means two modules are one idea, or a narrow interface is missing between them.
+    files: ['**/*.ts'],
+    plugins: { 'import-x': importX },
+    settings: {
+      ...importX.flatConfigs.typescript.settings,
+      'import-x/resolver-next': [createTypeScriptImportResolver()],
+    },
+    rules: {
+      'import-x/no-cycle': ['error', { ignoreExternal: true }],
     },
   },
   {
