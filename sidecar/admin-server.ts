@@ -3,7 +3,9 @@ import { http } from './node-http.js';
 import { closeNow, listenOn } from '../shared/server-lifecycle.js';
 import type { AddressInfo } from 'node:net';
 import type { ProxyServer } from './proxy-server.js';
+import { APP_HEALTH_PREFIX } from '../shared/app-probes.js';
 import { errorMessage } from '../shared/errors.js';
+import { AppHealth } from './app-health.js';
 
 /**
  * The proxy's admin port (15000, loopback-only reachable in a pod by convention):
@@ -16,10 +18,12 @@ export class AdminServer {
   readonly server: NodeHttp.Server;
   readonly #proxy: ProxyServer;
   readonly #source: string;
+  readonly #appHealth: AppHealth;
 
-  constructor(proxy: ProxyServer, source: string) {
+  constructor(proxy: ProxyServer, source: string, appHealth = new AppHealth({}, '127.0.0.1')) {
     this.#proxy = proxy;
     this.#source = source;
+    this.#appHealth = appHealth;
     this.server = http.createServer((req, res) => {
       this.#handle(req, res).catch((err: unknown) => {
         send(res, 500, { error: 'internal', message: errorMessage(err) });
@@ -38,6 +42,15 @@ export class AdminServer {
   async #handle(req: NodeHttp.IncomingMessage, res: NodeHttp.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://admin');
     const proxy = this.#proxy;
+    // The kubelet's rewritten probes (sidecar/app-health.ts): open to every peer.
+    if (url.pathname.startsWith(APP_HEALTH_PREFIX)) {
+      const outcome = await this.#appHealth.check(
+        url.pathname.slice(APP_HEALTH_PREFIX.length),
+        req.headers,
+      );
+      send(res, outcome.status, outcome.body);
+      return;
+    }
     switch (url.pathname) {
       case '/healthz':
         send(res, 200, { status: 'ok' });

@@ -1,11 +1,13 @@
 import { BadFlagError, errorMessage } from '../shared/errors.js';
 import { parseFlags, portFlag, wholeNumberFlag } from '../shared/cli-flags.js';
 import { waitForSignal } from '../shared/signals.js';
+import { parseInboundMap, type InboundPort } from '../shared/inbound-ports.js';
 import { loadPlaneConfig, planeFromMode, type PlaneConfig } from '../shared/plane-config.js';
 import { PORTS } from '../shared/labels.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { AccessLog } from './access-log.js';
 import { AdminServer } from './admin-server.js';
+import { AppHealth } from './app-health.js';
 import { ProxyMetrics } from './proxy-metrics.js';
 import { ProxyServer, type ProxyMode } from './proxy-server.js';
 import { DEFAULT_UPSTREAM_OPTIONS, type UpstreamOptions } from './upstreams.js';
@@ -20,6 +22,8 @@ const USAGE = `usage: detour proxy [flags]
   --listen-host ADDR           address of the proxy and admin listeners (default 0.0.0.0)
   --admin-port N               /healthz /ready /metrics /routes (default ${PORTS.admin})
   --dns-port N                 DNS server port, bound to 127.0.0.1 (default ${PORTS.dns})
+  --inbound P=L,...            sidecar: app port P is captured to listener L (rendered by
+                               the webhook, the same map as detour init's; default none)
   --connect-timeout MS         upstream connect timeout (default ${DEFAULT_UPSTREAM_OPTIONS.connectTimeoutMs})
   --response-timeout MS        wait for upstream response headers (default ${DEFAULT_UPSTREAM_OPTIONS.headersTimeoutMs})
   --upstream-connections N     connection cap per upstream endpoint (default ${DEFAULT_UPSTREAM_OPTIONS.connections})
@@ -39,6 +43,12 @@ interface ProxyFlags {
   dnsPort: number;
   drainTimeoutMs: number;
   upstreams: Partial<UpstreamOptions>;
+  /**
+   * Inbound capture (DESIGN.md, "Enforce at the destination"): for each captured app
+   * port, the listener iptables redirects it to, in the order the webhook rendered
+   * them. Each listener forwards to the app at POD_IP:appPort. Empty: no inbound.
+   */
+  inbound: InboundPort[];
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -53,6 +63,7 @@ export async function run(argv: string[]): Promise<number> {
     'response-timeout': { type: 'string' },
     'upstream-connections': { type: 'string' },
     'drain-timeout': { type: 'string' },
+    inbound: { type: 'string' },
   });
   if (parsed.help) {
     process.stdout.write(USAGE);
@@ -62,13 +73,15 @@ export async function run(argv: string[]): Promise<number> {
   // Invalid knobs stop the process here, naming the knob (BadKnobError).
   const config = loadPlaneConfig(planeFromMode(mode));
   const flags = readFlags(parsed.values, mode, config);
+  // The app's original probes, moved here by the webhook (a bad value stops us here).
+  const appHealth = AppHealth.fromEnv(process.env);
 
   const accessLog = new AccessLog();
   const log = createLogger({ name: 'detour-proxy', destination: accessLog.destination });
   const metrics = new ProxyMetrics();
   const proxy = new ProxyServer({ mode, config, accessLog, metrics, upstreams: flags.upstreams });
   const source = await openSource(flags.source, config, log);
-  const admin = new AdminServer(proxy, source.description);
+  const admin = new AdminServer(proxy, source.description, appHealth);
 
   const adminAddress = await admin.listen(flags.adminPort, flags.listenHost);
   const address = await proxy.listen(flags.listen, flags.listenHost);
@@ -80,6 +93,7 @@ export async function run(argv: string[]): Promise<number> {
       listen: `${address.address}:${address.port}`,
       admin: `${adminAddress.address}:${adminAddress.port}`,
       dnsPort: flags.dnsPort,
+      inbound: flags.inbound,
       drainTimeoutMs: flags.drainTimeoutMs,
       upstreams: proxy.upstreams.options,
       config,
@@ -179,6 +193,7 @@ function readFlags(
     throw new BadFlagError('--source', source, 'expected kube or file:PATH');
   }
   const listenHost = typeof values['listen-host'] === 'string' ? values['listen-host'] : '0.0.0.0';
+  const inbound = inboundFlag(values.inbound, mode);
   return {
     mode,
     source,
@@ -189,6 +204,7 @@ function readFlags(
       true,
     ),
     listenHost,
+    inbound,
     adminPort: portFlag('--admin-port', values['admin-port'], PORTS.admin, true),
     dnsPort: portFlag('--dns-port', values['dns-port'], PORTS.dns, true),
     drainTimeoutMs: wholeNumberFlag(
@@ -218,6 +234,20 @@ function readFlags(
       ),
     },
   };
+}
+
+/** `--inbound 8080=15100,...`, parsed as `detour init` parses it (shared/inbound-ports.ts). */
+function inboundFlag(value: string | boolean | undefined, mode: ProxyMode): InboundPort[] {
+  if (value === undefined) return [];
+  const text = String(value);
+  if (mode !== 'sidecar') {
+    throw new BadFlagError('--inbound', text, 'inbound capture is for --mode sidecar only');
+  }
+  try {
+    return parseInboundMap(text);
+  } catch (err) {
+    throw new BadFlagError('--inbound', text, errorMessage(err));
+  }
 }
 
 async function openSource(spec: string, config: PlaneConfig, log: Logger): Promise<RouteSource> {
