@@ -67,6 +67,7 @@ describe('detour init --inbound in network namespaces (root only)', function () 
     const save = await lab!.exec(dest.ns, ['iptables-save', '-t', 'nat']);
     expect(save.stdout.match(/-A PREROUTING -j DETOUR_INBOUND/g)).to.have.length(1);
     expect(save.stdout.match(/-A OUTPUT -j DETOUR_OUTPUT/g)).to.have.length(1);
+    expect(save.stdout.match(/-A DETOUR_INBOUND /g)).to.have.length(2);
     expect(save.stdout).to.include(
       '-A DETOUR_INBOUND -p tcp -m tcp --dport 8080 -j REDIRECT --to-ports 15100',
     );
