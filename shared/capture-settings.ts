@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { formatInboundMap, type InboundPort } from './inbound-ports.js';
 import { PORTS, PROXY_UID } from './labels.js';
 
 /**
@@ -31,6 +32,11 @@ export interface CaptureSettings {
   vipCidr: string;
   outboundPort: number;
   dnsPort: number;
+  /**
+   * App ports whose inbound TCP is redirected (nat PREROUTING) to the proxy's inbound
+   * listeners; empty when inbound capture is off (inbound-ports.ts).
+   */
+  inbound: InboundPort[];
 }
 
 export const DEFAULT_VIP_CIDR = '240.240.0.0/16';
@@ -46,6 +52,7 @@ export function defaultCaptureSettings(): CaptureSettings {
     vipCidr: DEFAULT_VIP_CIDR,
     outboundPort: PORTS.outbound,
     dnsPort: PORTS.dns,
+    inbound: [],
   };
 }
 
@@ -146,5 +153,6 @@ export function toInitArgs(s: CaptureSettings): string[] {
     String(s.outboundPort),
     '--dns-port',
     String(s.dnsPort),
+    ...(s.inbound.length > 0 ? ['--inbound', formatInboundMap(s.inbound)] : []),
   ];
 }

@@ -27,6 +27,10 @@ export const ANNOTATIONS = {
   proxyCpuLimit: `${DOMAIN}/proxy-cpu-limit`,
   proxyMemoryLimit: `${DOMAIN}/proxy-memory-limit`,
   logLevel: `${DOMAIN}/log-level`,
+  inbound: `${DOMAIN}/inbound`,
+  inboundPorts: `${DOMAIN}/inbound-ports`,
+  excludeInboundPorts: `${DOMAIN}/exclude-inbound-ports`,
+  rewriteProbes: `${DOMAIN}/rewrite-probes`,
 } as const;
 
 /** kubectl picks this container for `kubectl logs`/`exec` when none is named. */
@@ -44,8 +48,11 @@ export const DETOUR_NAMESPACE = process.env.DETOUR_NAMESPACE ?? 'detour-system';
 
 export const CONTAINER_NAMES = { init: 'detour-init', proxy: 'detour-proxy' } as const;
 
-/** Well-known ports of the sidecar (Istio uses 15001/15000/15053 for the same roles). */
-export const PORTS = { outbound: 15001, admin: 15000, dns: 15053 } as const;
+/**
+ * Well-known ports of the sidecar (Istio uses 15001/15000/15053 for the same roles).
+ * Inbound listeners are `inboundBase + i`, one per captured app port (inbound-ports.ts).
+ */
+export const PORTS = { outbound: 15001, admin: 15000, dns: 15053, inboundBase: 15100 } as const;
 
 /**
  * The proxy's UID/GID. iptables skips traffic from this UID so the proxy's own outbound

@@ -3,8 +3,10 @@ import { http } from './node-http.js';
 import { closeNow, listenOn } from '../shared/server-lifecycle.js';
 import type { AddressInfo } from 'node:net';
 import type { ProxyServer } from './proxy-server.js';
+import { APP_HEALTH_PREFIX } from '../shared/app-probes.js';
 import { errorMessage } from '../shared/errors.js';
 import { PROXY_ANSWERS } from './error-response.js';
+import { AppHealth } from './app-health.js';
 
 /**
  * The proxy's admin port (15000, on every address: the kubelet probes it and Prometheus
@@ -20,10 +22,12 @@ export class AdminServer {
   readonly server: NodeHttp.Server;
   readonly #proxy: ProxyServer;
   readonly #source: string;
+  readonly #appHealth: AppHealth;
 
-  constructor(proxy: ProxyServer, source: string) {
+  constructor(proxy: ProxyServer, source: string, appHealth = new AppHealth({}, '127.0.0.1')) {
     this.#proxy = proxy;
     this.#source = source;
+    this.#appHealth = appHealth;
     this.server = http.createServer((req, res) => {
       this.#handle(req, res).catch((err: unknown) => {
         // Never a second throw from here: an unhandled rejection would end the process.
@@ -50,6 +54,15 @@ export class AdminServer {
       return;
     }
     const proxy = this.#proxy;
+    // The kubelet's rewritten probes (sidecar/app-health.ts): open to every peer.
+    if (url.pathname.startsWith(APP_HEALTH_PREFIX)) {
+      const outcome = await this.#appHealth.check(
+        url.pathname.slice(APP_HEALTH_PREFIX.length),
+        req.headers,
+      );
+      send(res, outcome.status, outcome.body);
+      return;
+    }
     switch (url.pathname) {
       case '/healthz':
         send(res, 200, { status: 'ok' });

@@ -1,12 +1,14 @@
 import { BadFlagError, errorMessage } from '../shared/errors.js';
 import { parseFlags, portFlag, wholeNumberFlag } from '../shared/cli-flags.js';
 import { waitForSignal } from '../shared/signals.js';
+import { parseInboundMap, type InboundPort } from '../shared/inbound-ports.js';
 import { loadPlaneConfig, planeFromMode, type PlaneConfig } from '../shared/plane-config.js';
 import { PORTS } from '../shared/labels.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 import type { AddressInfo } from 'node:net';
 import { AccessLog } from './access-log.js';
 import { AdminServer } from './admin-server.js';
+import { AppHealth } from './app-health.js';
 import { ProxyMetrics } from './proxy-metrics.js';
 import {
   DEFAULT_CLIENT_TIMEOUTS,
@@ -31,6 +33,8 @@ const USAGE = `usage: detour proxy [flags]
   --headers-timeout MS         a request head must arrive within (default ${DEFAULT_CLIENT_TIMEOUTS.headersMs})
   --body-idle-timeout MS       request body silent this long: 408 (default ${DEFAULT_CLIENT_TIMEOUTS.bodyIdleMs}, 0 off)
   --keep-alive-timeout MS      idle client keep-alive connections closed after (default ${DEFAULT_CLIENT_TIMEOUTS.keepAliveMs})
+  --inbound P=L,...            sidecar: app port P is captured to listener L (rendered by
+                               the webhook, the same map as detour init's; default none)
   --connect-timeout MS         upstream connect timeout (default ${DEFAULT_UPSTREAM_OPTIONS.connectTimeoutMs})
   --response-timeout MS        wait for upstream response headers (default ${DEFAULT_UPSTREAM_OPTIONS.headersTimeoutMs})
   --response-idle-timeout MS   upstream response body silent this long: cut (default ${DEFAULT_UPSTREAM_OPTIONS.bodyIdleTimeoutMs}, 0 off)
@@ -56,6 +60,12 @@ interface ProxyFlags {
   dnsPort: number;
   drainTimeoutMs: number;
   upstreams: Partial<UpstreamOptions>;
+  /**
+   * Inbound capture (DESIGN.md, "Enforce at the destination"): for each captured app
+   * port, the listener iptables redirects it to, in the order the webhook rendered
+   * them. Each listener forwards to the app at POD_IP:appPort. Empty: no inbound.
+   */
+  inbound: InboundPort[];
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -77,6 +87,7 @@ export async function run(argv: string[]): Promise<number> {
     'response-timeout': { type: 'string' },
     'upstream-connections': { type: 'string' },
     'drain-timeout': { type: 'string' },
+    inbound: { type: 'string' },
   });
   if (parsed.help) {
     process.stdout.write(USAGE);
@@ -86,6 +97,8 @@ export async function run(argv: string[]): Promise<number> {
   // Invalid knobs stop the process here, naming the knob (BadKnobError).
   const config = loadPlaneConfig(planeFromMode(mode));
   const flags = readFlags(parsed.values, mode, config);
+  // The app's original probes, moved here by the webhook (a bad value stops us here).
+  const appHealth = AppHealth.fromEnv(process.env);
 
   const accessLog = new AccessLog();
   const log = createLogger({ name: 'detour-proxy', destination: accessLog.destination });
@@ -100,7 +113,7 @@ export async function run(argv: string[]): Promise<number> {
     timeouts: flags.timeouts,
   });
   const source = await openSource(flags.source, config, log);
-  const admin = new AdminServer(proxy, source.description);
+  const admin = new AdminServer(proxy, source.description, appHealth);
 
   const adminAddress = await admin.listen(flags.adminPort, flags.adminHost);
   const address = await listenProxy(proxy, mode, flags, log);
@@ -112,6 +125,7 @@ export async function run(argv: string[]): Promise<number> {
       listen: `${address.address}:${address.port}`,
       admin: `${adminAddress.address}:${adminAddress.port}`,
       dnsPort: flags.dnsPort,
+      inbound: flags.inbound,
       drainTimeoutMs: flags.drainTimeoutMs,
       upstreams: proxy.upstreams.options,
       config,
@@ -238,6 +252,7 @@ function readFlags(
   const adminHost = typeof values['admin-host'] === 'string' ? values['admin-host'] : '0.0.0.0';
   const ms = (flag: string, fallback: number, min = 1): number =>
     wholeNumberFlag(flag, values[flag.slice(2)], fallback, min);
+  const inbound = inboundFlag(values.inbound, mode);
   return {
     mode,
     source,
@@ -249,6 +264,7 @@ function readFlags(
     ),
     listenHost,
     adminHost,
+    inbound,
     adminPort: portFlag('--admin-port', values['admin-port'], PORTS.admin, true),
     timeouts: {
       headersMs: ms('--headers-timeout', DEFAULT_CLIENT_TIMEOUTS.headersMs),
@@ -270,6 +286,20 @@ function readFlags(
       queueTimeoutMs: ms('--queue-timeout', DEFAULT_UPSTREAM_OPTIONS.queueTimeoutMs),
     },
   };
+}
+
+/** `--inbound 8080=15100,...`, parsed as `detour init` parses it (shared/inbound-ports.ts). */
+function inboundFlag(value: string | boolean | undefined, mode: ProxyMode): InboundPort[] {
+  if (value === undefined) return [];
+  const text = String(value);
+  if (mode !== 'sidecar') {
+    throw new BadFlagError('--inbound', text, 'inbound capture is for --mode sidecar only');
+  }
+  try {
+    return parseInboundMap(text);
+  } catch (err) {
+    throw new BadFlagError('--inbound', text, errorMessage(err));
+  }
 }
 
 async function openSource(spec: string, config: PlaneConfig, log: Logger): Promise<RouteSource> {

@@ -13,6 +13,7 @@ import {
   stripInjection,
   type InjectionStatus,
 } from './injection-status.js';
+import { rewriteProbes } from './probe-rewrite.js';
 import {
   initContainer,
   proxyContainer,
@@ -49,10 +50,11 @@ export function injectPod(pod: Pod, namespace: string, config: InjectorConfig): 
 
   let settings;
   try {
-    settings = readInjectionSettings(out.metadata.annotations ?? {}, {
-      resources: config.proxyResources,
-      proxyUid: identity.uid,
-    });
+    settings = readInjectionSettings(
+      out.metadata.annotations ?? {},
+      { resources: config.proxyResources, proxyUid: identity.uid },
+      spec.containers,
+    );
   } catch (err) {
     if (err instanceof BadAnnotationError) return { refused: err.message, error: err };
     throw err;
@@ -61,7 +63,15 @@ export function injectPod(pod: Pod, namespace: string, config: InjectorConfig): 
   const mode = settings.capture.mode;
   const native = settings.nativeSidecar;
   const needsToken = spec.automountServiceAccountToken === false;
-  const proxy = proxyContainer(settings, config, identity, { native, tokenVolume: needsToken });
+  const inbound = settings.inbound;
+  const appProbes = inbound.rewriteProbes
+    ? rewriteProbes(spec.containers, new Set(inbound.ports.map((p) => p.appPort)))
+    : {};
+  const proxy = proxyContainer(settings, config, identity, {
+    native,
+    tokenVolume: needsToken,
+    appProbes,
+  });
   const ours: Container[] = mode === 'iptables' ? [initContainer(settings, config)] : [];
   const appNames = spec.containers.map((c) => c.name);
 
@@ -78,6 +88,10 @@ export function injectPod(pod: Pod, namespace: string, config: InjectorConfig): 
       .filter((n) => n === CONTAINER_NAMES.init || n === CONTAINER_NAMES.proxy),
     containers: native ? [] : [CONTAINER_NAMES.proxy],
     volumes: needsToken ? [TOKEN_VOLUME] : [],
+    inbound:
+      inbound.mode === 'enforce'
+        ? { mode: 'enforce', ports: inbound.ports.map((p) => p.appPort) }
+        : { mode: 'off' },
     ...(identity.overridden ? { proxyUid: identity.uid, proxyGid: identity.gid } : {}),
   };
   const annotations: Record<string, string> = {

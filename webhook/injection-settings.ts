@@ -8,6 +8,9 @@ import {
   parsePortList,
   type CaptureSettings,
 } from '../shared/capture-settings.js';
+import type { Container } from './pod-types.js';
+import { annotationReader } from './annotation-reader.js';
+import { readInboundSettings, type InboundSettings } from './inbound-settings.js';
 import type { ProxyResources } from './injector-config.js';
 import { parseQuantity } from './quantity.js';
 
@@ -15,6 +18,7 @@ import { parseQuantity } from './quantity.js';
 export interface InjectionSettings {
   nativeSidecar: boolean;
   capture: CaptureSettings;
+  inbound: InboundSettings;
   resources: ProxyResources;
   logLevel?: string;
 }
@@ -33,20 +37,14 @@ const RESOURCE_ANNOTATIONS = {
  * Reads the pod's annotations over the injector's defaults. Every value goes through
  * the same parsers `detour init` uses for its flags, so what the webhook renders init
  * accepts; a bad value throws BadAnnotationError naming the annotation and the value.
+ * The app containers give the default inbound ports (their TCP containerPorts).
  */
 export function readInjectionSettings(
   annotations: Readonly<Record<string, string>>,
   defaults: { resources: ProxyResources; proxyUid: number },
+  appContainers: readonly Container[] = [],
 ): InjectionSettings {
-  const read = <T>(key: string, parse: (value: string) => T): T | undefined => {
-    const value = annotations[key];
-    if (value === undefined) return undefined;
-    try {
-      return parse(value);
-    } catch (err) {
-      throw new BadAnnotationError(key, value, (err as Error).message);
-    }
-  };
+  const read = annotationReader(annotations);
 
   const base = defaultCaptureSettings();
   const capture: CaptureSettings = {
@@ -60,6 +58,8 @@ export function readInjectionSettings(
     dnsCapture: read(ANNOTATIONS.dnsCapture, parseBoolean) ?? base.dnsCapture,
     proxyUid: defaults.proxyUid,
   };
+  const inbound = readInboundSettings(read, annotations, appContainers, capture.mode);
+  capture.inbound = inbound.ports;
 
   const resources: ProxyResources = { ...defaults.resources };
   for (const [key, annotation] of Object.entries(RESOURCE_ANNOTATIONS) as [
@@ -80,6 +80,7 @@ export function readInjectionSettings(
   return {
     nativeSidecar: read(ANNOTATIONS.nativeSidecar, parseBoolean) ?? true,
     capture,
+    inbound,
     resources,
     ...(logLevel === undefined ? {} : { logLevel }),
   };

@@ -1,5 +1,7 @@
 import type { Container, Pod } from './pod-types.js';
+import { toInboundStatus, type InboundStatus } from '../shared/inbound-status.js';
 import { CONTAINER_NAMES, STATUS_ANNOTATION } from '../shared/labels.js';
+import { restoreProbes } from './probe-rewrite.js';
 import { PROXY_URL, NO_PROXY, TOKEN_VOLUME } from './sidecar-containers.js';
 
 /**
@@ -13,6 +15,11 @@ export interface InjectionStatus {
   initContainers: string[];
   containers: string[];
   volumes: string[];
+  /**
+   * Inbound capture as injected (shared/inbound-status.ts): the controller relies on
+   * this shape to mark routes `enforcedAt: destination`.
+   */
+  inbound?: InboundStatus;
   /** Set when the pod overrode the proxy's UID/GID (see inject-pod.ts). */
   proxyUid?: number;
   proxyGid?: number;
@@ -29,6 +36,7 @@ export function readStatus(pod: Pod): InjectionStatus | undefined {
       initContainers: stringList(parsed.initContainers),
       containers: stringList(parsed.containers),
       volumes: stringList(parsed.volumes),
+      ...(parsed.inbound === undefined ? {} : { inbound: toInboundStatus(parsed.inbound) }),
       ...(typeof parsed.proxyUid === 'number' ? { proxyUid: parsed.proxyUid } : {}),
       ...(typeof parsed.proxyGid === 'number' ? { proxyGid: parsed.proxyGid } : {}),
     };
@@ -53,11 +61,13 @@ const OUR_ENV = new Map([
  * Removes a previous injection in place. Our container and volume names are reserved,
  * so they are removed whether or not the status lists them (a status lost to a
  * `kubectl apply` must not lead to duplicates); proxy env vars only where they still
- * hold exactly our values, so a user's own HTTP_PROXY survives.
+ * hold exactly our values, so a user's own HTTP_PROXY survives. Rewritten probes are
+ * restored first, from the env of the proxy about to be removed.
  */
 export function stripInjection(pod: Pod, status: InjectionStatus | undefined): void {
   const spec = pod.spec;
   if (spec === undefined) return;
+  restoreProbes(spec);
   const containers = new Set([
     ...OUR_CONTAINERS,
     ...(status?.initContainers ?? []),

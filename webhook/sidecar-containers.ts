@@ -1,8 +1,11 @@
 import type { Container, EnvVar, Probe, Volume } from './pod-types.js';
+import type { AppProbes } from '../shared/app-probes.js';
 import { toInitArgs } from '../shared/capture-settings.js';
+import { formatInboundMap } from '../shared/inbound-ports.js';
 import { CONTAINER_NAMES, PORTS } from '../shared/labels.js';
 import type { InjectorConfig, ProxyResources } from './injector-config.js';
 import type { InjectionSettings } from './injection-settings.js';
+import { appProbesEnv } from './probe-rewrite.js';
 
 /** Builders for what the injector adds; plain data, no decisions about placement. */
 
@@ -19,8 +22,9 @@ export function proxyContainer(
   settings: InjectionSettings,
   config: InjectorConfig,
   identity: ProxyIdentity,
-  options: { native: boolean; tokenVolume: boolean },
+  options: { native: boolean; tokenVolume: boolean; appProbes: AppProbes },
 ): Container {
+  const inbound = settings.capture.inbound;
   const ready: Probe = {
     httpGet: { path: '/ready', port: PORTS.admin },
     periodSeconds: 2,
@@ -32,15 +36,25 @@ export function proxyContainer(
     image: config.image,
     ...pullPolicy(config),
     // The image's entrypoint is `detour`; the source defaults to `kube` in a pod.
-    args: ['proxy', '--mode', 'sidecar'],
+    // The same --inbound map as detour-init's: one listener per captured app port.
+    args: [
+      'proxy',
+      '--mode',
+      'sidecar',
+      ...(inbound.length > 0 ? ['--inbound', formatInboundMap(inbound)] : []),
+    ],
     env: [
       downward('POD_NAME', 'metadata.name'),
       downward('POD_NAMESPACE', 'metadata.namespace'),
+      // Where the proxy reaches the app: inbound forwarding and app probes dial the pod
+      // IP, as the kubelet does (a probe's host defaults to it).
+      downward('POD_IP', 'status.podIP'),
       // A 2 MB young generation keeps an idle proxy ~6 MB smaller, for ~8 % more GC CPU
       // under load: one proxy runs in every pod, so memory is the scarcer resource.
       // The README's benchmark figures are taken with this setting.
       { name: 'NODE_OPTIONS', value: '--max-semi-space-size=2' },
       ...(settings.logLevel === undefined ? [] : [{ name: 'LOG_LEVEL', value: settings.logLevel }]),
+      ...appProbesEnv(options.appProbes),
     ],
     ports: proxyPorts(settings),
     // A native sidecar: an init container that keeps running, started before the app.

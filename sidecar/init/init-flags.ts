@@ -9,6 +9,7 @@ import {
   type CaptureSettings,
 } from '../../shared/capture-settings.js';
 import { BadFlagError, errorMessage } from '../../shared/errors.js';
+import { parseInboundMap } from '../../shared/inbound-ports.js';
 import { parseFlags, portFlag } from '../../shared/cli-flags.js';
 import { IPTABLES_MODES, type IptablesMode } from './iptables-backend.js';
 
@@ -24,7 +25,7 @@ export interface InitOptions {
 
 export const INIT_USAGE = `usage: detour init [flags]
 
-Installs the outbound traffic-capture rules in the pod's network namespace (run as the
+Installs the traffic-capture rules in the pod's network namespace (run as the
 init container, with NET_ADMIN and NET_RAW), then exits. The webhook renders the flags.
 
   --capture-ports LIST          TCP ports captured to the proxy (default 80; '*' = all)
@@ -35,6 +36,8 @@ init container, with NET_ADMIN and NET_RAW), then exits. The webhook renders the
   --vip-cidr CIDR               virtual IPs of route hosts, all ports captured (240.240.0.0/16)
   --outbound-port PORT          the proxy's outbound listener (default 15001)
   --dns-port PORT               the proxy's DNS server (default 15053)
+  --inbound P=L,...             redirect inbound TCP to app port P to proxy listener L
+                                (nat PREROUTING; default none: inbound not captured)
   --iptables-mode auto|legacy|nft  which iptables backend (default auto: detect)
   --ipv6 auto|true|false        also apply the IPv6 rules (default auto: when available)
   --dry-run                     print the iptables-restore payload(s) and change nothing
@@ -51,6 +54,7 @@ export function parseInitFlags(argv: string[]): InitOptions {
     'vip-cidr': { type: 'string' },
     'outbound-port': { type: 'string' },
     'dns-port': { type: 'string' },
+    inbound: { type: 'string' },
     'iptables-mode': { type: 'string' },
     ipv6: { type: 'string' },
     'dry-run': { type: 'boolean' },
@@ -66,6 +70,7 @@ export function parseInitFlags(argv: string[]): InitOptions {
     vipCidr: flag(values, 'vip-cidr', parseIpv4Cidr, defaults.vipCidr),
     outboundPort: portFlag('--outbound-port', values['outbound-port'], defaults.outboundPort),
     dnsPort: portFlag('--dns-port', values['dns-port'], defaults.dnsPort),
+    inbound: flag(values, 'inbound', parseInboundMap, defaults.inbound),
   };
   return {
     settings,

@@ -19,11 +19,27 @@ import type { CaptureSettings, PortRange } from '../../shared/capture-settings.j
  *   4. anything else leaving through `lo` (127.0.0.0/8, ::1, the pod's own IPs);
  *   5. excluded destination ports;
  *   6. TCP to the VIP range (any port) and to the capture ports, to the outbound port.
+ *
+ * Inbound (`--inbound P=L,...`, DESIGN.md "Enforce at the destination"): DETOUR_INBOUND,
+ * hooked into PREROUTING, redirects TCP to each app port P to the proxy's listener L.
+ * PREROUTING only sees packets that arrive from outside the pod; the proxy's own
+ * connection to the app (pod-IP:P, as UID 1337) is locally generated, so it goes
+ * OUTPUT -> lo -> INPUT, and its nat decision was already taken in OUTPUT (where rule 1
+ * or 4 returns it), so it is never redirected back to the proxy. The owner match that
+ * guards outbound cannot be used here anyway: it is only valid in OUTPUT/POSTROUTING.
+ * (Istio's ISTIO_INBOUND works the same way; it needs a single listener, 15006, only
+ * because Envoy reads SO_ORIGINAL_DST.)
  */
-export const CHAINS = { output: 'DETOUR_OUTPUT', redirect: 'DETOUR_REDIRECT' } as const;
+export const CHAINS = {
+  output: 'DETOUR_OUTPUT',
+  redirect: 'DETOUR_REDIRECT',
+  inbound: 'DETOUR_INBOUND',
+} as const;
 
 /** The jump that hooks our chain into the built-in OUTPUT chain. */
 export const OUTPUT_JUMP = `-A OUTPUT -j ${CHAINS.output}`;
+/** The jump that hooks the inbound chain into PREROUTING (only with `--inbound`). */
+export const INBOUND_JUMP = `-A PREROUTING -j ${CHAINS.inbound}`;
 
 /**
  * The multiport match takes at most 15 ports per rule, a range counting as two
@@ -36,11 +52,13 @@ const ALL_PORTS: PortRange = { from: 1, to: 65535 };
 
 export function buildIptablesPayload(settings: CaptureSettings, family: 4 | 6): string {
   const out = `-A ${CHAINS.output}`;
+  const inbound = settings.inbound.length > 0;
   const lines: string[] = [
-    `# detour init: outbound traffic capture (IPv${family}), applied with ${family === 4 ? 'iptables' : 'ip6tables'}-restore --noflush`,
+    `# detour init: ${inbound ? 'outbound and inbound' : 'outbound'} traffic capture (IPv${family}), applied with ${family === 4 ? 'iptables' : 'ip6tables'}-restore --noflush`,
     '*nat',
     `:${CHAINS.output} - [0:0]`,
     `:${CHAINS.redirect} - [0:0]`,
+    ...(inbound ? [`:${CHAINS.inbound} - [0:0]`] : []),
     `-A ${CHAINS.redirect} -p tcp -j REDIRECT --to-ports ${settings.outboundPort}`,
     `${out} -m owner --uid-owner ${settings.proxyUid} -j RETURN`,
   ];
@@ -74,7 +92,17 @@ export function buildIptablesPayload(settings: CaptureSettings, family: 4 | 6): 
     }
   }
 
-  lines.push(OUTPUT_JUMP, 'COMMIT', '');
+  lines.push(OUTPUT_JUMP);
+
+  // One rule per port: each app port has a listener of its own (shared/inbound-ports.ts).
+  for (const { appPort, listenerPort } of settings.inbound) {
+    lines.push(
+      `-A ${CHAINS.inbound} -p tcp --dport ${appPort} -j REDIRECT --to-ports ${listenerPort}`,
+    );
+  }
+  if (inbound) lines.push(INBOUND_JUMP);
+
+  lines.push('COMMIT', '');
   return lines.join('\n');
 }
 
@@ -117,16 +145,18 @@ function cidrFamily(cidr: string): number {
 }
 
 /**
- * The payload without the OUTPUT jump when `iptablesSave` (the current `iptables-save -t
- * nat`) already has it. Our own chains are flushed by the restore, but OUTPUT is not
- * ours to flush, so a second `-A` would add a second jump.
+ * The payload without the jumps (from OUTPUT, and from PREROUTING) that `iptablesSave`
+ * (the current `iptables-save -t nat`) already has. Our own chains are flushed by the
+ * restore, but the built-in chains are not ours to flush, so a second `-A` would add a
+ * second jump.
  */
 export function withoutExistingJump(payload: string, iptablesSave: string): string {
-  const installed = iptablesSave.split('\n').some((line) => line.trim() === OUTPUT_JUMP);
-  if (!installed) return payload;
+  const saved = new Set(iptablesSave.split('\n').map((line) => line.trim()));
+  const installed = [OUTPUT_JUMP, INBOUND_JUMP].filter((jump) => saved.has(jump));
+  if (installed.length === 0) return payload;
   // A comment in its place keeps the line numbers iptables-restore reports in errors.
   return payload
     .split('\n')
-    .map((line) => (line === OUTPUT_JUMP ? `# already installed: ${OUTPUT_JUMP}` : line))
+    .map((line) => (installed.includes(line) ? `# already installed: ${line}` : line))
     .join('\n');
 }

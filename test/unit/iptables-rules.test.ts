@@ -3,9 +3,11 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { defaultCaptureSettings, toInitArgs } from '../../shared/capture-settings.js';
 import { isDetourError } from '../../shared/errors.js';
+import { assignListeners } from '../../shared/inbound-ports.js';
 import { parseInitFlags } from '../../sidecar/init/init-flags.js';
 import {
   buildIptablesPayload,
+  INBOUND_JUMP,
   multiportGroups,
   OUTPUT_JUMP,
   withoutExistingJump,
@@ -44,6 +46,11 @@ const CASES: Record<string, string[]> = {
     '240.241.0.0/16',
   ],
   'ipv4-only': ['--ipv6', 'false'],
+  'inbound-two-ports': ['--inbound', '8080=15100, 9090=15101'],
+  'webhook-rendered-inbound': toInitArgs({
+    ...defaultCaptureSettings(),
+    inbound: assignListeners([80, 8080, 9090]),
+  }).slice(1),
 };
 
 /** What `detour init --dry-run FLAGS` prints. */
@@ -91,6 +98,22 @@ describe('iptables rules (golden files in test/testdata/iptables)', () => {
     expect(dns).to.be.lessThan(rules.indexOf('-A DETOUR_OUTPUT -o lo -j RETURN'));
   });
 
+  it('captures inbound in PREROUTING only, one REDIRECT per app port, in both families', () => {
+    const settings = { ...defaultCaptureSettings(), inbound: assignListeners([8080, 9090]) };
+    for (const family of [4, 6] as const) {
+      const rules = buildIptablesPayload(settings, family).split('\n');
+      expect(rules.filter((r) => r.startsWith('-A DETOUR_INBOUND'))).to.deep.equal([
+        '-A DETOUR_INBOUND -p tcp --dport 8080 -j REDIRECT --to-ports 15100',
+        '-A DETOUR_INBOUND -p tcp --dport 9090 -j REDIRECT --to-ports 15101',
+      ]);
+      expect(
+        rules.filter((r) => r.includes('DETOUR_INBOUND') && /^-A (?!DETOUR_)/.test(r)),
+      ).to.deep.equal([INBOUND_JUMP]);
+    }
+    // Without inbound ports the payload has no trace of the inbound chain.
+    expect(buildIptablesPayload(defaultCaptureSettings(), 4)).not.to.include('DETOUR_INBOUND');
+  });
+
   it('keeps the VIP range and DNS out of the IPv6 payload', () => {
     const v6 = buildIptablesPayload(defaultCaptureSettings(), 6);
     expect(v6).not.to.include('240.240.0.0/16');
@@ -129,6 +152,17 @@ describe('re-running init', () => {
     expect(again.split('\n')).to.have.length(payload.split('\n').length);
     expect(withoutExistingJump(payload, '*nat\nCOMMIT\n')).to.equal(payload);
   });
+
+  it('drops each installed jump on its own (OUTPUT and PREROUTING)', () => {
+    const settings = { ...defaultCaptureSettings(), inbound: assignListeners([8080]) };
+    const payload = buildIptablesPayload(settings, 4);
+    const onlyOutput = withoutExistingJump(payload, `*nat\n${OUTPUT_JUMP}\nCOMMIT\n`).split('\n');
+    expect(onlyOutput).not.to.include(OUTPUT_JUMP);
+    expect(onlyOutput).to.include(INBOUND_JUMP);
+    const both = withoutExistingJump(payload, `*nat\n${OUTPUT_JUMP}\n${INBOUND_JUMP}\nCOMMIT\n`);
+    expect(both.split('\n')).not.to.include(INBOUND_JUMP);
+    expect(both).to.include(`# already installed: ${INBOUND_JUMP}`);
+  });
 });
 
 describe('detour init flags', () => {
@@ -140,6 +174,11 @@ describe('detour init flags', () => {
     [['--vip-cidr', 'fd00::/8'], '--vip-cidr'],
     [['--outbound-port', '70000'], '--outbound-port'],
     [['--iptables-mode', 'ebpf'], '--iptables-mode'],
+    [['--inbound', '8080'], '--inbound'],
+    [['--inbound', '15001=15100'], '--inbound'],
+    [['--inbound', '8080=15100,8080=15101'], '--inbound'],
+    [['--inbound', '8080=15100,9090=15100'], '--inbound'],
+    [['--inbound', '8080=70000'], '--inbound'],
     [['--no-such-flag'], '--no-such-flag'],
   ];
   for (const [args, flag] of bad) {
