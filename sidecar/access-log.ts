@@ -28,6 +28,8 @@ export interface AccessLogRecord {
   bytesIn: number;
   bytesOut: number;
   requestId: string;
+  direction: string;
+  protocol: string;
   error?: string;
 }
 
@@ -42,6 +44,10 @@ export interface LogFacts {
   readonly bytesOut: number;
   readonly requestId: string;
   readonly error: string | undefined;
+  /** `outbound` (the app's own calls) or `inbound` (calls to the app). */
+  readonly direction: string;
+  /** `http`, or `tcp` for bytes spliced without looking inside. */
+  readonly protocol: string;
 }
 
 export class AccessLog {
@@ -88,7 +94,8 @@ export class AccessLog {
         `{"level":30${isoTimeCached()},"method":"${esc(ex.method)}","host":"${esc(ex.host)}",` +
           `"path":"${esc(ex.path)}","status":${status},"route":"${esc(ex.routeLabel)}",` +
           `"upstream":"${esc(upstream)}","durationMs":${duration},"bytesIn":${ex.bytesIn},` +
-          `"bytesOut":${ex.bytesOut},"requestId":"${esc(ex.requestId)}"` +
+          `"bytesOut":${ex.bytesOut},"requestId":"${esc(ex.requestId)}",` +
+          `"direction":"${ex.direction}","protocol":"${ex.protocol}"` +
           `${ex.error === undefined ? '' : `,"error":"${esc(ex.error)}"`},"msg":"request"}\n`,
       );
       return;
@@ -104,6 +111,8 @@ export class AccessLog {
       bytesIn: ex.bytesIn,
       bytesOut: ex.bytesOut,
       requestId: ex.requestId,
+      direction: ex.direction,
+      protocol: ex.protocol,
     };
     if (ex.error !== undefined) record.error = ex.error;
     this.logger.info(record, 'request');

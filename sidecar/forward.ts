@@ -6,6 +6,7 @@ import { sendAnswer, type ProxyAnswerCode } from './error-response.js';
 import { BodyTooLargeError } from './policies/body-size.js';
 import type { Upstream, Upstreams, Waiter } from './upstreams.js';
 import type { Route } from './route-table.js';
+import type { Direction } from './request-pipeline.js';
 
 /**
  * One request on its way through the proxy: what the access log and the metrics report
@@ -23,6 +24,8 @@ export class Exchange {
   route: Route | undefined = undefined;
   /** Metric/log label of the route: its id, or `passthrough` / `-`. */
   routeLabel = '-';
+  direction: Direction = 'outbound';
+  readonly protocol = 'http';
   upstream: Upstream | undefined = undefined;
   bytesIn = 0;
   bytesOut = 0;

@@ -1,11 +1,12 @@
-import { BadFlagError, errorMessage } from '../shared/errors.js';
+import { BadFlagError, BadKnobError, errorMessage } from '../shared/errors.js';
 import { parseFlags, portFlag, wholeNumberFlag } from '../shared/cli-flags.js';
 import { waitForSignal } from '../shared/signals.js';
 import { parseInboundMap, type InboundPort } from '../shared/inbound-ports.js';
 import { loadPlaneConfig, planeFromMode, type PlaneConfig } from '../shared/plane-config.js';
 import { PORTS } from '../shared/labels.js';
 import { createLogger, type Logger } from '../shared/logger.js';
-import type { AddressInfo } from 'node:net';
+import { isIP, type AddressInfo } from 'node:net';
+import type { LocalPod } from './request-pipeline.js';
 import { AccessLog } from './access-log.js';
 import { AdminServer } from './admin-server.js';
 import { AppHealth } from './app-health.js';
@@ -111,6 +112,8 @@ export async function run(argv: string[]): Promise<number> {
     logger: log,
     upstreams: flags.upstreams,
     timeouts: flags.timeouts,
+    inbound:
+      flags.inbound.length === 0 ? undefined : { pod: localPod(process.env), ports: flags.inbound },
   });
   const source = await openSource(flags.source, config, log);
   const admin = new AdminServer(proxy, source.description, appHealth);
@@ -175,8 +178,18 @@ export async function run(argv: string[]): Promise<number> {
     accessLog.flush();
     throw err;
   }
+  // Inbound listeners open only now: before the first table, a request would be checked
+  // against no policy at all. (A native sidecar's app starts after /ready anyway.)
+  const inboundAddresses = await proxy.listenInbound();
   proxy.markReady();
-  log.info({ version: proxy.table.version, routes: proxy.table.routeCount }, 'ready');
+  log.info(
+    {
+      version: proxy.table.version,
+      routes: proxy.table.routeCount,
+      inbound: inboundAddresses.map((a) => a.port),
+    },
+    'ready',
+  );
 
   const signal = await stopped;
   log.info({ signal, inFlight: proxy.inFlight, drainTimeoutMs: flags.drainTimeoutMs }, 'draining');
@@ -223,6 +236,21 @@ async function listenProxy(
     log.info({ err: errorMessage(err) }, 'no IPv6 loopback: listening on 127.0.0.1 only');
   }
   return address;
+}
+
+/**
+ * The pod an inbound-capturing sidecar serves, from the downward API env the webhook
+ * renders (POD_NAMESPACE, POD_IP): inbound requests are checked as that namespace's and
+ * forwarded to the app at POD_IP.
+ */
+function localPod(env: NodeJS.ProcessEnv): LocalPod {
+  const namespace = env.POD_NAMESPACE ?? '';
+  const podIp = env.POD_IP ?? '';
+  if (namespace === '')
+    throw new BadKnobError('POD_NAMESPACE', namespace, 'required with --inbound');
+  if (isIP(podIp) === 0)
+    throw new BadKnobError('POD_IP', podIp, 'an IP address is required with --inbound');
+  return { namespace, podIp };
 }
 
 function parseMode(value: string | boolean | undefined): ProxyMode {

@@ -1,6 +1,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { createRegistry } from '../shared/metrics.js';
 import { RequestStats } from './request-stats.js';
+import type { Direction } from './request-pipeline.js';
 
 /**
  * The proxy's Prometheus metrics, served on the admin port's `/metrics`. Label sets are
@@ -91,7 +92,7 @@ export class ProxyMetrics {
     });
   }
 
-  observe(route: string, status: number, seconds: number): void {
-    this.requests.record(route, status, seconds);
+  observe(direction: Direction, route: string, status: number, seconds: number): void {
+    this.requests.record(direction, route, status, seconds);
   }
 }

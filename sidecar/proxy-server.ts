@@ -26,8 +26,17 @@ import type { ProxyMetrics } from './proxy-metrics.js';
 import { handleUpgrade } from './websocket.js';
 import { handleConnect } from './connect-tunnel.js';
 import { splitRequestTarget } from './request-target.js';
-import { decide, type Decision, type PipelineContext, type ProxyMode } from './request-pipeline.js';
+import {
+  decide,
+  type Decision,
+  type Direction,
+  type LocalPod,
+  type PipelineContext,
+  type ProxyMode,
+} from './request-pipeline.js';
 import type { TunnelContext } from './tunnel.js';
+import { InboundListener, type InboundContext } from './inbound-listener.js';
+import type { InboundPort } from '../shared/inbound-ports.js';
 
 export type { ProxyMode };
 
@@ -63,10 +72,18 @@ export interface ProxyServerOptions {
   /** Checks run in order before forwarding; default: API key, then body size. */
   policies?: readonly Policy[];
   maxHops?: number;
+  /** Inbound capture (sidecar mode): the pod, and the listener of each captured app port. */
+  inbound?: { pod: LocalPod; ports: readonly InboundPort[] } | undefined;
 }
+
+/** How long an inbound client may stay silent before the app is asked to speak first. */
+const INBOUND_SNIFF_MS = 100;
 
 const kExchange = Symbol('detour.exchange');
 type TrackedResponse = NodeHttp.ServerResponse & { [kExchange]?: Exchange };
+/** The app port an inbound connection was captured for, set before it meets the server. */
+const kAppPort = Symbol('detour.appPort');
+type InboundSocket = Socket & { [kAppPort]?: number };
 
 /**
  * The data plane: one node:http server (no framework on the hot path). Per request:
@@ -81,6 +98,10 @@ type TrackedResponse = NodeHttp.ServerResponse & { [kExchange]?: Exchange };
  */
 export class ProxyServer implements PipelineContext {
   readonly server: NodeHttp.Server;
+  /** Serves inbound connections that speak HTTP/1.x (only with inbound capture). */
+  readonly inboundServer: NodeHttp.Server | undefined;
+  readonly inboundListeners: readonly InboundListener[];
+  readonly local: LocalPod | undefined;
   readonly mode: ProxyMode;
   readonly upstreams: Upstreams;
   readonly pipeline: PolicyPipeline;
@@ -165,7 +186,49 @@ export class ProxyServer implements PipelineContext {
       },
     };
     const timeouts = this.timeouts;
-    this.server = http.createServer(
+    this.server = this.#createServer('outbound');
+    this.server.on('upgrade', (req: NodeHttp.IncomingMessage, socket: Socket, head: Buffer) => {
+      this.#guardSocket('upgrade', socket, () => {
+        handleUpgrade(this.#tunnelContext, req, socket, head);
+      });
+    });
+    this.server.on('connect', (req: NodeHttp.IncomingMessage, socket: Socket, head: Buffer) => {
+      this.#guardSocket('connect', socket, () => {
+        handleConnect(this.#tunnelContext, req, socket, head);
+      });
+    });
+    this.local = options.inbound?.pod;
+    const inbound = options.inbound;
+    if (inbound === undefined || inbound.ports.length === 0) {
+      this.inboundServer = undefined;
+      this.inboundListeners = [];
+    } else {
+      // Upgrades and CONNECT are not served inbound yet: Node answers them by closing.
+      this.inboundServer = this.#createServer('inbound');
+      const context: InboundContext = {
+        local: inbound.pod,
+        accessLog: this.accessLog,
+        metrics: this.metrics,
+        connectTimeoutMs: this.upstreams.options.connectTimeoutMs,
+        sniffMs: INBOUND_SNIFF_MS,
+        sniffLimitMs: timeouts.headersMs,
+        trackTunnel: (socket) => {
+          this.#trackTunnel(socket);
+        },
+        serveHttp: (socket, appPort) => {
+          this.tunnels.delete(socket);
+          this.#checkIdle();
+          (socket as InboundSocket)[kAppPort] = appPort;
+          this.inboundServer?.emit('connection', socket);
+        },
+      };
+      this.inboundListeners = inbound.ports.map((port) => new InboundListener(context, port));
+    }
+  }
+
+  #createServer(direction: Direction): NodeHttp.Server {
+    const timeouts = this.timeouts;
+    return http.createServer(
       {
         keepAliveTimeout: timeouts.keepAliveMs,
         // The whole exchange may take as long as it takes (uploads, downloads, streams);
@@ -179,19 +242,9 @@ export class ProxyServer implements PipelineContext {
         connectionsCheckingInterval: Math.min(1_000, timeouts.headersMs),
       },
       (req, res) => {
-        this.#onRequest(req, res);
+        this.#onRequest(req, res, direction);
       },
     );
-    this.server.on('upgrade', (req: NodeHttp.IncomingMessage, socket: Socket, head: Buffer) => {
-      this.#guardSocket('upgrade', socket, () => {
-        handleUpgrade(this.#tunnelContext, req, socket, head);
-      });
-    });
-    this.server.on('connect', (req: NodeHttp.IncomingMessage, socket: Socket, head: Buffer) => {
-      this.#guardSocket('connect', socket, () => {
-        handleConnect(this.#tunnelContext, req, socket, head);
-      });
-    });
   }
 
   get policies(): PolicyPipeline {
@@ -246,9 +299,30 @@ export class ProxyServer implements PipelineContext {
     return address;
   }
 
+  /**
+   * The inbound listeners, on every address (`::`, or `0.0.0.0` without IPv6): REDIRECT in
+   * PREROUTING rewrites the destination to the address the packet came in on, the pod IP.
+   */
+  async listenInbound(host?: string): Promise<AddressInfo[]> {
+    const addresses: AddressInfo[] = [];
+    for (const listener of this.inboundListeners) {
+      if (host !== undefined) {
+        addresses.push(await listener.listen(host));
+        continue;
+      }
+      try {
+        addresses.push(await listener.listen('::'));
+      } catch {
+        addresses.push(await listener.listen('0.0.0.0'));
+      }
+    }
+    return addresses;
+  }
+
   #closeExtraListeners(): void {
     for (const extra of this.#extraListeners) extra.close();
     this.#extraListeners.length = 0;
+    for (const listener of this.inboundListeners) listener.close();
   }
 
   /**
@@ -265,6 +339,7 @@ export class ProxyServer implements PipelineContext {
       });
     });
     this.server.closeIdleConnections();
+    this.inboundServer?.closeIdleConnections();
     const idle = new Promise<void>((resolve) => {
       if (this.#inFlight === 0 && this.tunnels.size === 0) resolve();
       else this.#idle = resolve;
@@ -278,6 +353,7 @@ export class ProxyServer implements PipelineContext {
     const inTime = await Promise.race([idle.then(() => true), timedOut]);
     clearTimeout(timer);
     this.server.closeAllConnections();
+    this.inboundServer?.closeAllConnections();
     for (const socket of this.tunnels) socket.destroy();
     await closed;
     if (inTime) await this.upstreams.close();
@@ -290,6 +366,7 @@ export class ProxyServer implements PipelineContext {
     this.#draining = true;
     this.#closeExtraListeners();
     this.server.closeAllConnections();
+    this.inboundServer?.closeAllConnections();
     for (const socket of this.tunnels) socket.destroy();
     await new Promise<void>((resolve) => {
       this.server.close(() => {
@@ -315,8 +392,13 @@ export class ProxyServer implements PipelineContext {
     }
   }
 
-  #onRequest(req: NodeHttp.IncomingMessage, res: NodeHttp.ServerResponse): void {
+  #onRequest(
+    req: NodeHttp.IncomingMessage,
+    res: NodeHttp.ServerResponse,
+    direction: Direction,
+  ): void {
     const ex = new Exchange(req, res, performance.now(), this);
+    ex.direction = direction;
     this.#inFlight++;
     (res as TrackedResponse)[kExchange] = ex;
     res.on('close', onResponseClose);
@@ -351,6 +433,8 @@ export class ProxyServer implements PipelineContext {
       path: ex.path,
       scanned,
       requestId: ex.requestId,
+      direction: ex.direction,
+      appPort: (req.socket as InboundSocket)[kAppPort],
     });
     if (decision instanceof Promise) {
       decision.then(
@@ -377,7 +461,7 @@ export class ProxyServer implements PipelineContext {
         return;
       }
       if (ex.res.destroyed) return; // the client left while an asynchronous check ran
-      if (decision.kind === 'route') {
+      if (decision.kind === 'route' || decision.kind === 'local') {
         ex.route = decision.route;
         ex.routeLabel = decision.route.id;
         this.#prepare(ex, scanned, this.clientMaxBodySize);
@@ -494,7 +578,7 @@ export class ProxyServer implements PipelineContext {
         : answerStatus(ex.error);
     const ms = performance.now() - ex.start;
     this.accessLog.write(ex, status, ms);
-    this.metrics.observe(ex.routeLabel, status, ms / 1000);
+    this.metrics.observe(ex.direction, ex.routeLabel, status, ms / 1000);
     this.#checkIdle();
   }
 }

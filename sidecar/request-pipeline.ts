@@ -22,7 +22,18 @@ export interface PipelineContext {
   readonly maxHops: number;
   /** The API-key header in the form `keyHeaderForm` gives. */
   readonly apiKeyHeader: string;
+  /** The pod this sidecar serves, for inbound requests (unset: no inbound capture). */
+  readonly local: LocalPod | undefined;
 }
+
+/** The pod a sidecar sits in: inbound requests are checked as its namespace's. */
+export interface LocalPod {
+  readonly namespace: string;
+  /** Where the app listens: inbound requests go to podIp:port, the port they came for. */
+  readonly podIp: string;
+}
+
+export type Direction = 'outbound' | 'inbound';
 
 /** A request as every entry point sees it once its head is parsed. */
 export interface RequestFacts {
@@ -32,6 +43,9 @@ export interface RequestFacts {
   readonly path: string;
   readonly scanned: ScannedRequest;
   readonly requestId: string;
+  readonly direction: Direction;
+  /** Inbound: the app port the connection was captured for. */
+  readonly appPort?: number | undefined;
 }
 
 export interface Refusal {
@@ -49,7 +63,9 @@ export type Decision =
   /** A route's endpoint, chosen round robin, the policies passed. */
   | { readonly kind: 'route'; readonly route: Route; readonly upstream: Upstream }
   /** Sidecar mode, a host the table does not know: go where the app asked. */
-  | { readonly kind: 'passthrough'; readonly upstream: Upstream };
+  | { readonly kind: 'passthrough'; readonly upstream: Upstream }
+  /** Inbound, checked as the route (or the namespace) it belongs to: on to the app. */
+  | { readonly kind: 'local'; readonly route: Route; readonly upstream: Upstream };
 
 /**
  * The one decision every entry point makes, in order: refuse ambiguity (a second Host or
@@ -71,6 +87,7 @@ export function decide(ctx: PipelineContext, facts: RequestFacts): Decision | Pr
   if (host !== '' && authority === undefined) {
     return refuse('DETOUR_E_BAD_HOST', JSON.stringify(clip(host)), true);
   }
+  if (facts.direction === 'inbound') return decideInbound(ctx, facts);
   const match = ctx.table.match(host, facts.path);
   if (match.kind === 'route') return checkRoute(ctx, facts, match.route);
   if (match.kind === 'unknown-path') {
@@ -92,14 +109,59 @@ function checkRoute(
   facts: RequestFacts,
   route: Route,
 ): Decision | Promise<Decision> {
-  const verdict = ctx.policies.run({
+  const verdict = runPolicies(ctx, facts, route);
+  if (verdict instanceof Promise) return verdict.then((v) => afterPolicies(ctx, route, v));
+  return afterPolicies(ctx, route, verdict);
+}
+
+/**
+ * Inbound (DESIGN.md, "Enforce at the destination"): whatever the Host, even the pod IP,
+ * a request is checked as the pod's own namespace's route it matches, else as the
+ * namespace itself (its API key); then it goes to the app on the port it came for. A
+ * caller that skipped its own sidecar meets the same checks here.
+ */
+function decideInbound(ctx: PipelineContext, facts: RequestFacts): Decision | Promise<Decision> {
+  const local = ctx.local;
+  const port = facts.appPort;
+  if (local === undefined || port === undefined) {
+    return refuse('DETOUR_E_INTERNAL', 'inbound request without its pod or app port');
+  }
+  const match = ctx.table.match(facts.host, facts.path);
+  const route =
+    match.kind === 'route' && match.route.namespace === local.namespace
+      ? match.route
+      : ctx.table.namespaceRoute(local.namespace);
+  const upstream = ctx.upstreams.passthrough(local.podIp, port);
+  const verdict = runPolicies(ctx, facts, route);
+  if (verdict instanceof Promise) {
+    return verdict.then((v) =>
+      v === undefined ? { kind: 'local', route, upstream } : rejected(route, v),
+    );
+  }
+  return verdict === undefined ? { kind: 'local', route, upstream } : rejected(route, verdict);
+}
+
+function runPolicies(
+  ctx: PipelineContext,
+  facts: RequestFacts,
+  route: Route,
+): Verdict | Promise<Verdict> {
+  return ctx.policies.run({
     req: facts.req,
     route,
     headers: facts.scanned,
     requestId: facts.requestId,
   });
-  if (verdict instanceof Promise) return verdict.then((v) => afterPolicies(ctx, route, v));
-  return afterPolicies(ctx, route, verdict);
+}
+
+function rejected(route: Route, verdict: NonNullable<Verdict>): Refusal {
+  return {
+    kind: 'refuse',
+    code: verdict.code,
+    detail: verdict.detail,
+    close: verdict.close,
+    route,
+  };
 }
 
 function afterPolicies(ctx: PipelineContext, route: Route, verdict: Verdict): Decision {

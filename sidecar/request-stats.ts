@@ -28,13 +28,19 @@ class RouteStats {
 }
 
 export class RequestStats {
-  readonly #routes = new Map<string, RouteStats>();
+  /** By direction (`outbound`, `inbound`), then route. */
+  readonly #directions = new Map<string, Map<string, RouteStats>>();
 
-  record(route: string, status: number, seconds: number): void {
-    let stats = this.#routes.get(route);
+  record(direction: string, route: string, status: number, seconds: number): void {
+    let routes = this.#directions.get(direction);
+    if (routes === undefined) {
+      routes = new Map();
+      this.#directions.set(direction, routes);
+    }
+    let stats = routes.get(route);
     if (stats === undefined) {
       stats = new RouteStats();
-      this.#routes.set(route, stats);
+      routes.set(route, stats);
     }
     stats.statuses.set(status, (stats.statuses.get(status) ?? 0) + 1);
     let i = 0;
@@ -45,15 +51,16 @@ export class RequestStats {
   }
 
   /** How many requests `route` answered with `status` (tests, tools). */
-  count(route: string, status: number): number {
-    return this.#routes.get(route)?.statuses.get(status) ?? 0;
+  count(route: string, status: number, direction = 'outbound'): number {
+    return this.#directions.get(direction)?.get(route)?.statuses.get(status) ?? 0;
   }
 
   /** Registers `requestsName` (counter) and `durationName` (histogram) in `registry`. */
   register(registry: Registry, requestsName: string, durationName: string): void {
     const requestsHelp =
-      'Requests answered, by route id (or passthrough / tunnel / -) and status code';
-    const durationHelp = 'Time from request headers to the end of the response, by route';
+      'Requests answered, by direction (outbound, inbound), route id (or passthrough / tunnel / inbound-tcp / -) and status code';
+    const durationHelp =
+      'Time from request headers to the end of the response, by direction and route';
     const requests = {
       name: requestsName,
       help: requestsHelp,
@@ -72,9 +79,11 @@ export class RequestStats {
 
   #requestsMetric(name: string, help: string): Promise<MetricSnapshot> {
     const values: MetricSnapshot['values'] = [];
-    for (const [route, stats] of this.#routes) {
-      for (const [status, value] of stats.statuses) {
-        values.push({ labels: { route, status: String(status) }, value });
+    for (const [direction, routes] of this.#directions) {
+      for (const [route, stats] of routes) {
+        for (const [status, value] of stats.statuses) {
+          values.push({ labels: { direction, route, status: String(status) }, value });
+        }
       }
     }
     return Promise.resolve({ name, help, type: 'counter', aggregator: 'sum', values });
@@ -82,15 +91,22 @@ export class RequestStats {
 
   #durationMetric(name: string, help: string): Promise<MetricSnapshot> {
     const values: MetricSnapshot['values'] = [];
-    for (const [route, stats] of this.#routes) {
-      let cumulative = 0;
-      for (let i = 0; i <= DURATION_BUCKETS.length; i++) {
-        cumulative += stats.buckets[i] as number;
-        const le = i < DURATION_BUCKETS.length ? String(DURATION_BUCKETS[i]) : '+Inf';
-        values.push({ metricName: `${name}_bucket`, labels: { le, route }, value: cumulative });
+    for (const [direction, routes] of this.#directions) {
+      for (const [route, stats] of routes) {
+        const labels = { direction, route };
+        let cumulative = 0;
+        for (let i = 0; i <= DURATION_BUCKETS.length; i++) {
+          cumulative += stats.buckets[i] as number;
+          const le = i < DURATION_BUCKETS.length ? String(DURATION_BUCKETS[i]) : '+Inf';
+          values.push({
+            metricName: `${name}_bucket`,
+            labels: { le, ...labels },
+            value: cumulative,
+          });
+        }
+        values.push({ metricName: `${name}_sum`, labels, value: stats.sum });
+        values.push({ metricName: `${name}_count`, labels, value: stats.count });
       }
-      values.push({ metricName: `${name}_sum`, labels: { route }, value: stats.sum });
-      values.push({ metricName: `${name}_count`, labels: { route }, value: stats.count });
     }
     return Promise.resolve({ name, help, type: 'histogram', aggregator: 'sum', values });
   }

@@ -105,12 +105,16 @@ export class RouteTable {
   readonly #routes: readonly Route[];
   readonly #skipped: readonly SkippedEntry[];
   readonly #conflicts: readonly RouteConflict[];
+  /** Per namespace, the route a request that matches none of its routes is checked as. */
+  readonly #namespaceRoutes: ReadonlyMap<string, Route>;
 
   private constructor(
     routes: readonly Route[],
     skipped: readonly SkippedEntry[],
     conflicts: readonly RouteConflict[],
+    namespaceRoutes: ReadonlyMap<string, Route> = new Map(),
   ) {
+    this.#namespaceRoutes = namespaceRoutes;
     this.version = ++lastVersion;
     const byHost = new Map<string, HostRoutes>();
     for (const route of routes) {
@@ -146,12 +150,14 @@ export class RouteTable {
     const claims = new Map<string, Route>();
     const conflicts = new Map<string, RouteConflict>();
     const skipped: SkippedEntry[] = [];
+    const namespaceRoutes = new Map<string, Route>();
     const sorted = [...resources].sort((a, b) =>
       compareText(a.metadata.namespace, b.metadata.namespace),
     );
     for (const resource of sorted) {
       const namespace = resource.metadata.namespace;
       const apiKeySha256 = Object.freeze([...(resource.spec.apiKeySha256 ?? [])]);
+      namespaceRoutes.set(namespace, namespaceRoute(namespace, apiKeySha256));
       for (const spec of resource.spec.routes) {
         const route = toRoute(namespace, spec, apiKeySha256);
         const id = route.id;
@@ -183,7 +189,7 @@ export class RouteTable {
     const allConflicts = [...conflicts.values()].sort((a, b) =>
       compareText(conflictKey(a), conflictKey(b)),
     );
-    return new RouteTable(routes, skipped, allConflicts);
+    return new RouteTable(routes, skipped, allConflicts, namespaceRoutes);
   }
 
   /** `host` is a Host header (any case, may carry `:port`); `path` may carry `?query`. */
@@ -193,6 +199,15 @@ export class RouteTable {
     if (entry === undefined) return { kind: 'unknown-host' };
     const route = longestPrefix(entry, normalisePath(path));
     return route === undefined ? { kind: 'unknown-path', host: name } : { kind: 'route', route };
+  }
+
+  /**
+   * What an inbound request to a pod of `namespace` that matches none of the
+   * namespace's routes is checked as (DESIGN.md, "Enforce at the destination"): the
+   * namespace-wide policies, today its API key. A namespace without a table needs none.
+   */
+  namespaceRoute(namespace: string): Route {
+    return this.#namespaceRoutes.get(namespace) ?? namespaceRoute(namespace, []);
   }
 
   hasHost(host: string): boolean {
@@ -241,6 +256,19 @@ export class RouteTable {
       conflicts: [...this.#conflicts],
     };
   }
+}
+
+/** The pseudo-route `<namespace>/*` that carries a namespace's own policies. */
+function namespaceRoute(namespace: string, apiKeySha256: readonly string[]): Route {
+  return Object.freeze({
+    id: `${namespace}/*`,
+    host: '*',
+    path: '/',
+    namespace,
+    endpoints: [],
+    apiKeySha256,
+    claimedAt: '',
+  });
 }
 
 /**

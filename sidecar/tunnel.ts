@@ -3,7 +3,9 @@ import { performance } from 'node:perf_hooks';
 import type { AccessLog, LogFacts } from './access-log.js';
 import { answerStatus, rawAnswer, type ProxyAnswerCode } from './error-response.js';
 import type { ProxyMetrics } from './proxy-metrics.js';
-import type { PipelineContext } from './request-pipeline.js';
+import type { Direction, PipelineContext } from './request-pipeline.js';
+
+export type Protocol = 'http' | 'tcp';
 
 /**
  * What the entry points for sockets that leave the HTTP server (upgrades, CONNECT) get
@@ -35,6 +37,9 @@ export class Tunnel implements LogFacts {
   readonly requestId: string;
   readonly start = performance.now();
   routeLabel = '-';
+  direction: Direction = 'outbound';
+  /** `http` for upgrades and CONNECT (the head was HTTP), `tcp` for raw inbound bytes. */
+  protocol: Protocol = 'http';
   upstream: { key: string } | undefined = undefined;
   upstreamSocket: Socket | undefined = undefined;
   status = 0;
@@ -132,7 +137,7 @@ export function finishTunnel(proxy: Reporter, tunnel: Tunnel): void {
   if (!tunnel.claimLog()) return;
   const ms = performance.now() - tunnel.start;
   proxy.accessLog.write(tunnel, tunnel.status, ms);
-  proxy.metrics.observe(tunnel.routeLabel, tunnel.status, ms / 1000);
+  proxy.metrics.observe(tunnel.direction, tunnel.routeLabel, tunnel.status, ms / 1000);
 }
 
 /** A failed upstream connect as the answer code and the metric kind. */

@@ -49,6 +49,7 @@ export function handleUpgrade(
     path: tunnel.path,
     scanned,
     requestId,
+    direction: 'outbound',
   });
   if (decision instanceof Promise) {
     decision.then(

@@ -345,13 +345,13 @@ describe('detour proxy: routing, policies and answers', function () {
     await send(p.origin, 'pool.my-namespace', '/m');
     const text = await p.proxy.metrics.registry.metrics();
     expect(text).to.match(
-      /detour_proxy_requests_total\{route="pool.my-namespace\/",status="200"\} \d+/,
+      /detour_proxy_requests_total\{direction="outbound",route="pool.my-namespace\/",status="200"\} \d+/,
     );
     expect(text).to.match(
-      /detour_proxy_requests_total\{route="down.my-namespace\/",status="502"\} 1/,
+      /detour_proxy_requests_total\{direction="outbound",route="down.my-namespace\/",status="502"\} 1/,
     );
     expect(text).to.match(
-      /detour_proxy_request_duration_seconds_bucket\{le="0.005",route="pool.my-namespace\/"\}/,
+      /detour_proxy_request_duration_seconds_bucket\{le="0.005",direction="outbound",route="pool.my-namespace\/"\}/,
     );
     expect(text).to.match(/detour_proxy_upstream_errors_total\{kind="connect"\} [1-9]/);
     expect(text).to.match(/detour_proxy_upstream_errors_total\{kind="timeout"\} [1-9]/);

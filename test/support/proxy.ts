@@ -3,7 +3,12 @@ import { PassThrough } from 'node:stream';
 import { request } from 'undici';
 import { AccessLog } from '../../sidecar/access-log.js';
 import { ProxyMetrics } from '../../sidecar/proxy-metrics.js';
-import { ProxyServer, type ClientTimeouts, type ProxyMode } from '../../sidecar/proxy-server.js';
+import {
+  ProxyServer,
+  type ClientTimeouts,
+  type ProxyMode,
+  type ProxyServerOptions,
+} from '../../sidecar/proxy-server.js';
 import type { Policy } from '../../sidecar/policies/policy.js';
 import { RouteTable } from '../../sidecar/route-table.js';
 import type { UpstreamOptions } from '../../sidecar/upstreams.js';
@@ -30,6 +35,8 @@ export async function startProxy(
     timeouts?: Partial<ClientTimeouts>;
     /** Checks in place of the default chain (API key, body size). */
     policies?: readonly Policy[];
+    /** Inbound capture: the pod and its captured ports (listen with `listenInbound`). */
+    inbound?: ProxyServerOptions['inbound'];
     /** false: leave the proxy as before its first table (`/ready` says 503). */
     ready?: boolean;
   } = {},
@@ -57,6 +64,7 @@ export async function startProxy(
     upstreams: options.upstreams,
     timeouts: options.timeouts,
     policies: options.policies,
+    inbound: options.inbound,
   });
   if (options.ready !== false) {
     proxy.setTable(RouteTable.fromResources(options.resources ?? []));

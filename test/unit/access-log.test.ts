@@ -22,6 +22,8 @@ const facts: LogFacts = {
   bytesOut: 7,
   requestId: 'r-1',
   error: undefined,
+  direction: 'inbound',
+  protocol: 'http',
 };
 
 describe('access-log', () => {
@@ -44,6 +46,8 @@ describe('access-log', () => {
       bytesIn: 5,
       bytesOut: 7,
       requestId: 'r-1',
+      direction: 'inbound',
+      protocol: 'http',
       msg: 'request',
     });
     expect(Date.parse(record.time as string)).to.be.closeTo(Date.now(), 5_000);
@@ -58,7 +62,7 @@ describe('access-log', () => {
     const { log, lines } = capture('text');
     log.write({ ...facts, path: '/a?q=1' }, 200, 2);
     expect(lines()[0]).to.match(
-      /^\S+Z INFO request method=POST host=my-app.ns path=\/a\?q=1 status=200 route=my-app.ns\/a upstream=10.0.0.1:80 durationMs=2 bytesIn=5 bytesOut=7 requestId=r-1$/,
+      /^\S+Z INFO request method=POST host=my-app.ns path=\/a\?q=1 status=200 route=my-app.ns\/a upstream=10.0.0.1:80 durationMs=2 bytesIn=5 bytesOut=7 requestId=r-1 direction=inbound protocol=http$/,
     );
   });
 });

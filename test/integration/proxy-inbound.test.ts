@@ -1,0 +1,216 @@
+import { expect } from 'chai';
+import net, { type AddressInfo, type Socket } from 'node:net';
+import { once } from 'node:events';
+import { startUpstream, tableResource, type TestUpstream } from '../support/upstream.js';
+import { eventually, rawExchange, startProxy, type TestProxy } from '../support/proxy.js';
+import { sha256Hex } from '../../sidecar/policies/api-key.js';
+import { sniffKind } from '../../sidecar/inbound-listener.js';
+
+/** Status code of a raw HTTP/1.1 answer (0 when there is none). */
+function statusOf(answer: string): number {
+  return Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 0);
+}
+
+/** A TCP "app" on 127.0.0.2: echoes (or greets first, then echoes). */
+async function tcpApp(greeting?: string): Promise<{ port: number; close(): void }> {
+  const sockets = new Set<Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    if (greeting !== undefined) socket.write(greeting);
+    socket.pipe(socket);
+  });
+  server.listen(0, '127.0.0.2');
+  await once(server, 'listening');
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}
+
+/** Connects to the inbound listener and collects what comes back. */
+function connect(port: number): { socket: Socket; text: () => string; closed: Promise<void> } {
+  const socket = net.connect(port, '127.0.0.1');
+  const chunks: Buffer[] = [];
+  socket.on('data', (c: Buffer) => chunks.push(c));
+  socket.on('error', () => undefined);
+  return {
+    socket,
+    text: () => Buffer.concat(chunks).toString('latin1'),
+    closed: once(socket, 'close').then(() => undefined),
+  };
+}
+
+describe('detour proxy: inbound (enforce at the destination)', function () {
+  this.timeout(30_000);
+  let app: TestUpstream;
+  let echo: { port: number; close(): void };
+  let greeter: { port: number; close(): void };
+  let p: TestProxy;
+  /** Inbound listener port by app port. */
+  const listener = new Map<number, number>();
+
+  before(async () => {
+    app = await startUpstream('app', '127.0.0.2');
+    echo = await tcpApp();
+    greeter = await tcpApp('220 smtp ready\r\n');
+    p = await startProxy({
+      timeouts: { headersMs: 600 },
+      resources: [
+        tableResource(
+          'locked',
+          [{ host: 'my-app.locked', path: '/api', upstreams: [app] }],
+          [sha256Hex('s3cret')],
+        ),
+        tableResource('other', [{ host: 'other.other', path: '/', upstreams: [app] }]),
+      ],
+      inbound: {
+        pod: { namespace: 'locked', podIp: '127.0.0.2' },
+        ports: [app.port, echo.port, greeter.port].map((appPort) => ({
+          appPort,
+          listenerPort: 0,
+        })),
+      },
+    });
+    const addresses = await p.proxy.listenInbound('127.0.0.1');
+    [app.port, echo.port, greeter.port].forEach((appPort, i) => {
+      listener.set(appPort, (addresses[i] as AddressInfo).port);
+    });
+  });
+
+  after(async () => {
+    await p.close();
+    await app.close();
+    echo.close();
+    greeter.close();
+  });
+
+  const httpPort = (): number => listener.get(app.port) ?? 0;
+
+  it('refuses a request without the key, whatever the Host, and forwards nothing', async () => {
+    const before = app.seen.length;
+    for (const host of ['my-app.locked', '127.0.0.2', 'other.other', 'anything.example']) {
+      const answer = await rawExchange(
+        httpPort(),
+        `GET /api/x HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+      );
+      expect(statusOf(answer), host).to.equal(403);
+      expect(answer).to.contain('DETOUR_E_API_KEY');
+    }
+    expect(app.seen.length).to.equal(before);
+  });
+
+  it('lets the request with the key through to the app on its own port, without the key header', async () => {
+    const answer = await rawExchange(
+      httpPort(),
+      'GET /api/x HTTP/1.1\r\nHost: 127.0.0.2\r\nX-Routing-Api-Key: s3cret\r\nConnection: close\r\n\r\n',
+    );
+    expect(statusOf(answer)).to.equal(200);
+    const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as {
+      name: string;
+      url: string;
+      headers: Record<string, string>;
+    };
+    expect(body.name).to.equal('app');
+    expect(body.url).to.equal('/api/x');
+    expect(body.headers).to.not.have.property('x-routing-api-key');
+    await eventually(() =>
+      p.log.some((l) => l.direction === 'inbound' && l.path === '/api/x' && l.status === 200),
+    );
+    const line = p.log.find((l) => l.direction === 'inbound' && l.status === 200);
+    expect(line).to.include({ route: 'locked/*', protocol: 'http' });
+  });
+
+  it('checks a request for one of the namespace routes as that route', async () => {
+    const answer = await rawExchange(
+      httpPort(),
+      'GET /api/y HTTP/1.1\r\nHost: my-app.locked\r\nX-Routing-Api-Key: s3cret\r\nConnection: close\r\n\r\n',
+    );
+    expect(statusOf(answer)).to.equal(200);
+    await eventually(() =>
+      p.log.some((l) => l.path === '/api/y' && l.route === 'my-app.locked/api'),
+    );
+    expect(p.proxy.metrics.requests.count('my-app.locked/api', 200, 'inbound')).to.equal(1);
+  });
+
+  it('does not let a client that waits before speaking skip the checks', async () => {
+    const c = connect(httpPort());
+    await new Promise((r) => setTimeout(r, 300)); // past the 100 ms sniff
+    c.socket.write('GET /api/late HTTP/1.1\r\nHost: my-app.locked\r\nConnection: close\r\n\r\n');
+    await c.closed;
+    expect(statusOf(c.text())).to.equal(403);
+    expect(app.seen).to.not.include('GET /api/late');
+  });
+
+  it('hangs up on a client that starts a method token and stalls', async () => {
+    const c = connect(httpPort());
+    c.socket.write('GE');
+    const started = Date.now();
+    await c.closed;
+    expect(Date.now() - started).to.be.below(2_000);
+    expect(c.text()).to.equal('');
+  });
+
+  it('splices anything that is not HTTP/1.x through byte for byte, logged as tcp', async () => {
+    const c = connect(listener.get(echo.port) ?? 0);
+    const payload = Buffer.from([0x16, 0x03, 0x01, 0x00, 0xff, 0x00, 0x0d, 0x0a, 0x80]);
+    c.socket.write(payload);
+    await eventually(() => c.text().length >= payload.length);
+    expect(Buffer.from(c.text(), 'latin1').equals(payload)).to.equal(true);
+    c.socket.end();
+    await c.closed;
+    await eventually(() => p.log.some((l) => l.protocol === 'tcp' && l.direction === 'inbound'));
+    const line = p.log.find((l) => l.protocol === 'tcp');
+    expect(line).to.include({ route: 'inbound-tcp', upstream: `127.0.0.2:${echo.port}` });
+  });
+
+  it('relays a server-first greeting, then splices', async () => {
+    const c = connect(listener.get(greeter.port) ?? 0);
+    await eventually(() => c.text().includes('220 smtp ready'));
+    c.socket.write('HELO x\r\n');
+    await eventually(() => c.text().includes('HELO x'));
+    expect(c.text()).to.equal('220 smtp ready\r\nHELO x\r\n');
+    c.socket.destroy();
+  });
+
+  it('tells HTTP/1.x request lines from other first bytes', () => {
+    expect(sniffKind(Buffer.from('GET / HTTP/1.1'))).to.equal('http');
+    expect(sniffKind(Buffer.from('M-SEARCH * HTTP/1.1'))).to.equal('http');
+    expect(sniffKind(Buffer.from('GE'))).to.equal('more');
+    expect(sniffKind(Buffer.from('PRI * HTTP/2.0\r\n'))).to.equal('other');
+    expect(sniffKind(Buffer.from([0x16, 0x03]))).to.equal('other');
+    expect(sniffKind(Buffer.from(' GET'))).to.equal('other');
+    expect(sniffKind(Buffer.from('get / HTTP/1.1'))).to.equal('other');
+    expect(sniffKind(Buffer.from('A'.repeat(30)))).to.equal('other');
+  });
+});
+
+describe('detour proxy: inbound in a namespace without a key', function () {
+  this.timeout(10_000);
+
+  it('passes requests to the app, logged as inbound', async () => {
+    const app = await startUpstream('open-app', '127.0.0.2');
+    const p = await startProxy({
+      inbound: {
+        pod: { namespace: 'open', podIp: '127.0.0.2' },
+        ports: [{ appPort: app.port, listenerPort: 0 }],
+      },
+    });
+    try {
+      const [address] = await p.proxy.listenInbound('127.0.0.1');
+      const answer = await rawExchange(
+        (address as AddressInfo).port,
+        'POST /x HTTP/1.1\r\nHost: 127.0.0.2\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello',
+      );
+      expect(statusOf(answer)).to.equal(200);
+      expect(answer).to.contain('"bytes":5');
+      await eventually(() => p.log.some((l) => l.direction === 'inbound' && l.route === 'open/*'));
+    } finally {
+      await p.close();
+      await app.close();
+    }
+  });
+});
