@@ -85,7 +85,9 @@ export function loadPlaneConfig(plane: Plane, env: Env = process.env): PlaneConf
     throw new BadKnobError('API_KEY_HEADER', apiKeyHeader, 'not a valid HTTP header name');
   }
 
-  const rawBody = knob('CLIENT_MAX_BODY_SIZE', '1m');
+  // 0 (no limit), as in the seed's last release: a sidecar must be transparent, and a 2 MB
+  // upload between two apps must not start failing when their namespace is labelled.
+  const rawBody = knob('CLIENT_MAX_BODY_SIZE', '0');
   let clientMaxBodySize: number;
   try {
     clientMaxBodySize = parseByteSize(rawBody);

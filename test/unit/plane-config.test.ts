@@ -12,7 +12,7 @@ describe('plane config (the seed env knobs)', () => {
       apiKeySecretName: 'routing',
       apiKeySecretField: 'private-api-key',
       apiKeyHeader: 'x-routing-api-key',
-      clientMaxBodySize: 1024 * 1024,
+      clientMaxBodySize: 0,
       port: 80,
     });
     expect(c.routableLabels).to.deep.equal({ routable: 'true' });
