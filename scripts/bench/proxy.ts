@@ -51,6 +51,9 @@ const PORTS = {
   haproxy: 28083,
   detour10k: 28084,
   detour10kAdmin: 28091,
+  /** The destination sidecar of the inbound row: its admin, and its inbound listener. */
+  destAdmin: 28092,
+  destInbound: 28086,
 };
 
 interface Row {
@@ -109,6 +112,27 @@ async function bench(dir: string): Promise<void> {
   detourRow.rssMb = detourIdle;
   rows.push(detourRow);
   await stop(detour);
+
+  // Through two sidecars, as a call between two injected pods goes: the caller's
+  // outbound proxy routes to the destination pod, whose inbound listener (iptables would
+  // redirect the pod port there) checks the call and hands it to the app.
+  const dest = startDetour(dir, 0, PORTS.destAdmin, routesYaml(1), 'dest.yaml', [
+    '--inbound',
+    `${PORTS.upstream}=${PORTS.destInbound}`,
+  ]);
+  await waitHttp(PORTS.destAdmin, '/ready');
+  const caller = startDetour(
+    dir,
+    PORTS.detour,
+    PORTS.detourAdmin,
+    routesYaml(1, PORTS.destInbound),
+    'caller.yaml',
+  );
+  await waitHttp(PORTS.detourAdmin, '/ready');
+  const pids = [caller.pid, dest.pid].filter((pid): pid is number => pid !== undefined);
+  rows.push(await measure('detour inbound (2 proxies)', PORTS.detour, pids));
+  await stop(caller);
+  await stop(dest);
 
   const nginx = startNginxProxy(dir);
   await waitHttp(PORTS.nginx, '/');
@@ -426,6 +450,7 @@ function startDetour(
   adminPort: number,
   yaml: string,
   file: string,
+  extraArgs: string[] = [],
 ): ChildProcess {
   const path = join(dir, file);
   writeFileSync(path, yaml);
@@ -448,9 +473,16 @@ function startDetour(
       '127.0.0.1',
       '--admin-host',
       '127.0.0.1',
+      ...extraArgs,
     ],
     join(dir, `${file}.out`),
-    { LOG_FORMAT: 'json', CLIENT_MAX_BODY_SIZE: '1m' },
+    // POD_*: the downward API env the webhook gives an injected proxy.
+    {
+      LOG_FORMAT: 'json',
+      CLIENT_MAX_BODY_SIZE: '1m',
+      POD_NAMESPACE: 'bench',
+      POD_IP: '127.0.0.1',
+    },
   );
 }
 
@@ -475,8 +507,8 @@ function parseRoutes(count: number): object {
   };
 }
 
-/** The same table as YAML, for the file source. */
-function routesYaml(count: number): string {
+/** The same table as YAML, for the file source (`firstPort`: the bench route's endpoint). */
+function routesYaml(count: number, firstPort: number = PORTS.upstream): string {
   const lines = [
     'apiVersion: detour.dev/v1alpha1',
     'kind: RouteTable',
@@ -488,7 +520,7 @@ function routesYaml(count: number): string {
   for (let i = 0; i < count; i++) {
     const host = i === 0 ? HOST : `app-${i}.bench`;
     const path = i === 0 ? '/' : `/api/v${i % 7}`;
-    const port = i === 0 ? PORTS.upstream : 8000 + (i % 1000);
+    const port = i === 0 ? firstPort : 8000 + (i % 1000);
     lines.push(
       `  - host: ${host}`,
       `    path: ${path}`,
