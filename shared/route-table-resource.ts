@@ -1,4 +1,5 @@
 import type { Plane } from './plane-config.js';
+import type { RoutePolicy } from './api-policy.js';
 
 /**
  * The RouteTable custom resource (detour.dev/v1alpha1): what the controller compiles
@@ -36,6 +37,8 @@ export interface RouteSpec {
    */
   claimedAt: string;
   endpoints: RouteEndpoint[];
+  /** The ApiPolicy that applies to this route, compiled inline (absent: none). */
+  policy?: RoutePolicy;
 }
 
 export interface RouteTableSpec {

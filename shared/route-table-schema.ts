@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { routePolicySchema } from './api-policy.js';
 import {
   ROUTE_TABLE_API_VERSION,
   ROUTE_TABLE_KIND,
@@ -22,6 +23,7 @@ const route = z.object({
   path: z.string().startsWith('/'),
   claimedAt: z.string(),
   endpoints: z.array(endpoint),
+  policy: routePolicySchema.optional(),
 });
 
 const skipped = z.object({

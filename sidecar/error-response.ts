@@ -102,6 +102,7 @@ export function sendAnswer(
   requestId: string,
   detail?: string,
   close = false,
+  extraHeaders?: readonly string[],
 ): number {
   const status = PROXY_ANSWERS[code].status;
   const body = answerBody(code, requestId, detail);
@@ -117,6 +118,7 @@ export function sendAnswer(
     requestId,
   ];
   if (close) headers.push('connection', 'close');
+  if (extraHeaders !== undefined) headers.push(...extraHeaders);
   res.writeHead(status, headers);
   res.end(body);
   return length;

@@ -6,14 +6,16 @@ import { sendAnswer, type ProxyAnswerCode } from './error-response.js';
 import { BodyTooLargeError } from './policies/body-size.js';
 import type { Upstream, Upstreams, Waiter } from './upstreams.js';
 import type { Route } from './route-table.js';
-import type { Direction } from './request-pipeline.js';
+import type { Direction } from './traffic.js';
+import type { PolicyNotes } from './policies/policy.js';
+import { applyHeaderRules } from './header-rules.js';
 
 /**
  * One request on its way through the proxy: what the access log and the metrics report
  * when it ends. Plain fields on one object per request (no closures) keep the hot path
  * cheap; the response's `close` event is where it is logged, whatever the outcome.
  */
-export class Exchange {
+export class Exchange implements PolicyNotes {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly start: number;
@@ -26,6 +28,10 @@ export class Exchange {
   routeLabel = '-';
   direction: Direction = 'outbound';
   readonly protocol = 'http';
+  policy: string | undefined = undefined;
+  auth: string | undefined = undefined;
+  authMs: number | undefined = undefined;
+  rateLimited: boolean | undefined = undefined;
   upstream: Upstream | undefined = undefined;
   bytesIn = 0;
   bytesOut = 0;
@@ -229,7 +235,9 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     // A header value Node refuses to write is an upstream's fault: 502, and the upstream
     // exchange is dropped.
     try {
-      ex.res.writeHead(statusCode, responseHeaders(headers));
+      const list = responseHeaders(headers);
+      const rules = ex.route?.policy?.responseHeaders;
+      ex.res.writeHead(statusCode, rules === undefined ? list : applyHeaderRules(list, rules));
     } catch (err) {
       this.#abandoned = true;
       controller.abort(new Error('upstream answer cannot be relayed'));

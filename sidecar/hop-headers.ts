@@ -24,6 +24,8 @@ const REQUEST_DROP = new Set([
   'x-forwarded-proto',
   'x-forwarded-host',
   'x-request-id',
+  'x-detour-source-namespace',
+  'x-detour-source-pod',
 ]);
 
 const RESPONSE_DROP = new Set([
@@ -36,6 +38,14 @@ const RESPONSE_DROP = new Set([
   'transfer-encoding',
   'upgrade',
 ]);
+
+/**
+ * Who calls, as the caller's sidecar asserts it to the destination (for ApiPolicy rate
+ * limits and the auth service). An app's own copies are dropped; unauthenticated until
+ * mTLS, so a caller without a sidecar can claim anything.
+ */
+export const SOURCE_NAMESPACE_HEADER = 'x-detour-source-namespace';
+export const SOURCE_POD_HEADER = 'x-detour-source-pod';
 
 /** Counts proxies a request went through; a routing loop shows up as a growing count. */
 export const HOPS_HEADER = 'x-detour-hops';
@@ -57,6 +67,9 @@ export interface ScannedRequest {
   apiKey: string | undefined;
   /** Lower-cased `Upgrade` header value, if any (e.g. `websocket`). */
   upgrade: string | undefined;
+  /** `x-detour-source-namespace` / `-pod` as received (see SOURCE_NAMESPACE_HEADER). */
+  sourceNamespace: string | undefined;
+  sourcePod: string | undefined;
   /** `Transfer-Encoding` as sent (lines joined with `,`), if any. */
   transferEncoding: string | undefined;
   /**
@@ -88,6 +101,8 @@ export function scanRequestHeaders(raw: readonly string[], apiKeyHeader: string)
     upgrade: undefined,
     transferEncoding: undefined,
     duplicate: undefined,
+    sourceNamespace: undefined,
+    sourcePod: undefined,
     forward: [],
   };
   const keyLength = apiKeyHeader.length;
@@ -178,6 +193,12 @@ function noteDropped(
     case 'upgrade':
       scanned.upgrade = value.toLowerCase();
       return undefined;
+    case SOURCE_NAMESPACE_HEADER:
+      scanned.sourceNamespace ??= value;
+      return undefined;
+    case SOURCE_POD_HEADER:
+      scanned.sourcePod ??= value;
+      return undefined;
     case 'connection':
       return connection === undefined ? value : `${connection},${value}`;
     default:
@@ -218,8 +239,12 @@ export function addProxyHeaders(
   host: string,
   clientIp: string,
   requestId: string,
+  source?: { readonly namespace: string; readonly pod: string },
 ): string[] {
   const out = scanned.forward;
+  if (source !== undefined) {
+    out.push(SOURCE_NAMESPACE_HEADER, source.namespace, SOURCE_POD_HEADER, source.pod);
+  }
   out.push(
     'host',
     host,

@@ -1,7 +1,7 @@
 import net, { type AddressInfo, type Socket } from 'node:net';
 import { listenOn } from '../shared/server-lifecycle.js';
 import type { InboundPort } from '../shared/inbound-ports.js';
-import type { LocalPod } from './request-pipeline.js';
+import type { LocalPod } from './traffic.js';
 import { Tunnel, connectFailure, connectUpstream, finishTunnel, splice } from './tunnel.js';
 import type { AccessLog } from './access-log.js';
 import type { ProxyMetrics } from './proxy-metrics.js';
@@ -179,7 +179,10 @@ class Sniffer {
     };
     const app = this.#app;
     if (app === undefined) this.#connect(join);
-    else if (app.connecting) app.once('connect', () => { join(app); });
+    else if (app.connecting)
+      app.once('connect', () => {
+        join(app);
+      });
     else join(app);
   }
 

@@ -6,7 +6,7 @@ import { loadPlaneConfig, planeFromMode, type PlaneConfig } from '../shared/plan
 import { PORTS } from '../shared/labels.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { isIP, type AddressInfo } from 'node:net';
-import type { LocalPod } from './request-pipeline.js';
+import type { LocalPod } from './traffic.js';
 import { AccessLog } from './access-log.js';
 import { AdminServer } from './admin-server.js';
 import { AppHealth } from './app-health.js';
@@ -112,8 +112,8 @@ export async function run(argv: string[]): Promise<number> {
     logger: log,
     upstreams: flags.upstreams,
     timeouts: flags.timeouts,
-    inbound:
-      flags.inbound.length === 0 ? undefined : { pod: localPod(process.env), ports: flags.inbound },
+    pod: localPod(process.env, flags.inbound.length > 0),
+    inbound: flags.inbound,
   });
   const source = await openSource(flags.source, config, log);
   const admin = new AdminServer(proxy, source.description, appHealth);
@@ -239,18 +239,23 @@ async function listenProxy(
 }
 
 /**
- * The pod an inbound-capturing sidecar serves, from the downward API env the webhook
- * renders (POD_NAMESPACE, POD_IP): inbound requests are checked as that namespace's and
- * forwarded to the app at POD_IP.
+ * The pod this sidecar serves, from the downward API env the webhook renders
+ * (POD_NAMESPACE, POD_NAME, POD_IP): it names the caller to destinations
+ * (`x-detour-source-*`), and with inbound capture, requests to the app are checked as
+ * that namespace's and forwarded to POD_IP. Required with --inbound; otherwise optional
+ * (a gateway or a local run has no pod).
  */
-function localPod(env: NodeJS.ProcessEnv): LocalPod {
+function localPod(env: NodeJS.ProcessEnv, required: boolean): LocalPod | undefined {
   const namespace = env.POD_NAMESPACE ?? '';
   const podIp = env.POD_IP ?? '';
-  if (namespace === '')
+  if (!required && namespace === '') return undefined;
+  if (namespace === '') {
     throw new BadKnobError('POD_NAMESPACE', namespace, 'required with --inbound');
-  if (isIP(podIp) === 0)
+  }
+  if (required && isIP(podIp) === 0) {
     throw new BadKnobError('POD_IP', podIp, 'an IP address is required with --inbound');
-  return { namespace, podIp };
+  }
+  return { namespace, name: env.POD_NAME ?? '', podIp };
 }
 
 function parseMode(value: string | boolean | undefined): ProxyMode {

@@ -1,7 +1,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { createRegistry } from '../shared/metrics.js';
 import { RequestStats } from './request-stats.js';
-import type { Direction } from './request-pipeline.js';
+import type { Direction } from './traffic.js';
 
 /**
  * The proxy's Prometheus metrics, served on the admin port's `/metrics`. Label sets are

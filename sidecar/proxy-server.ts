@@ -26,8 +26,11 @@ import type { ProxyMetrics } from './proxy-metrics.js';
 import { handleUpgrade } from './websocket.js';
 import { handleConnect } from './connect-tunnel.js';
 import { splitRequestTarget } from './request-target.js';
+import { applyHeaderRules } from './header-rules.js';
+import type { PolicyAnswer } from './policies/policy.js';
 import {
   decide,
+  sourceOf,
   type Decision,
   type Direction,
   type LocalPod,
@@ -72,8 +75,10 @@ export interface ProxyServerOptions {
   /** Checks run in order before forwarding; default: API key, then body size. */
   policies?: readonly Policy[];
   maxHops?: number;
-  /** Inbound capture (sidecar mode): the pod, and the listener of each captured app port. */
-  inbound?: { pod: LocalPod; ports: readonly InboundPort[] } | undefined;
+  /** The pod this sidecar serves (downward API); unset outside a pod. */
+  pod?: LocalPod | undefined;
+  /** Inbound capture (sidecar mode, needs `pod`): the listener of each captured app port. */
+  inbound?: readonly InboundPort[] | undefined;
 }
 
 /** How long an inbound client may stay silent before the app is asked to speak first. */
@@ -197,16 +202,17 @@ export class ProxyServer implements PipelineContext {
         handleConnect(this.#tunnelContext, req, socket, head);
       });
     });
-    this.local = options.inbound?.pod;
-    const inbound = options.inbound;
-    if (inbound === undefined || inbound.ports.length === 0) {
+    this.local = options.pod;
+    const inbound = options.inbound ?? [];
+    const pod = options.pod;
+    if (inbound.length === 0 || pod === undefined) {
       this.inboundServer = undefined;
       this.inboundListeners = [];
     } else {
       // Upgrades and CONNECT are not served inbound yet: Node answers them by closing.
       this.inboundServer = this.#createServer('inbound');
       const context: InboundContext = {
-        local: inbound.pod,
+        local: pod,
         accessLog: this.accessLog,
         metrics: this.metrics,
         connectTimeoutMs: this.upstreams.options.connectTimeoutMs,
@@ -222,7 +228,7 @@ export class ProxyServer implements PipelineContext {
           this.inboundServer?.emit('connection', socket);
         },
       };
-      this.inboundListeners = inbound.ports.map((port) => new InboundListener(context, port));
+      this.inboundListeners = inbound.map((port) => new InboundListener(context, port));
     }
   }
 
@@ -435,6 +441,7 @@ export class ProxyServer implements PipelineContext {
       requestId: ex.requestId,
       direction: ex.direction,
       appPort: (req.socket as InboundSocket)[kAppPort],
+      notes: ex,
     });
     if (decision instanceof Promise) {
       decision.then(
@@ -457,7 +464,8 @@ export class ProxyServer implements PipelineContext {
           ex.route = decision.route;
           ex.routeLabel = decision.route.id;
         }
-        this.#answer(ex, decision.code, decision.detail, decision.close);
+        if (decision.answer !== undefined) this.#relay(ex, decision.answer);
+        else this.#answer(ex, decision.code, decision.detail, decision.close, decision.headers);
         return;
       }
       if (ex.res.destroyed) return; // the client left while an asynchronous check ran
@@ -478,7 +486,16 @@ export class ProxyServer implements PipelineContext {
   #prepare(ex: Exchange, scanned: ScannedRequest, limit: number): void {
     const req = ex.req;
     ex.idempotent = isIdempotent(ex.method);
-    ex.headers = addProxyHeaders(scanned, ex.host, req.socket.remoteAddress ?? '', ex.requestId);
+    const source = sourceOf(this, ex.direction, scanned);
+    const headers = addProxyHeaders(
+      scanned,
+      ex.host,
+      req.socket.remoteAddress ?? '',
+      ex.requestId,
+      source,
+    );
+    const rules = ex.route?.policy?.requestHeaders;
+    ex.headers = rules === undefined ? headers : applyHeaderRules(headers, rules);
     if (scanned.chunked) {
       if (limit > 0) {
         const limited = new BodyLimit(limit);
@@ -518,9 +535,25 @@ export class ProxyServer implements PipelineContext {
     });
   }
 
-  #answer(ex: Exchange, code: ProxyAnswerCode, detail?: string, close = false): void {
+  #answer(
+    ex: Exchange,
+    code: ProxyAnswerCode,
+    detail?: string,
+    close = false,
+    headers?: readonly string[],
+  ): void {
     ex.error = code;
-    ex.bytesOut = sendAnswer(ex.res, code, ex.requestId, detail, close || this.#draining);
+    ex.bytesOut = sendAnswer(ex.res, code, ex.requestId, detail, close || this.#draining, headers);
+  }
+
+  /** A policy's answer relayed as it is (the auth service's refusal): its status, headers, body. */
+  #relay(ex: Exchange, answer: PolicyAnswer): void {
+    const res = ex.res;
+    const headers = [...answer.headers, 'content-length', String(answer.body.length)];
+    if (this.#draining) headers.push('connection', 'close');
+    res.writeHead(answer.status, headers);
+    res.end(answer.body);
+    ex.bytesOut = answer.body.length;
   }
 
   /**

@@ -1,12 +1,11 @@
 import type { IncomingMessage } from 'node:http';
 import { isChunkedAlone, type ScannedRequest } from './hop-headers.js';
 import type { ProxyAnswerCode } from './error-response.js';
-import type { PolicyPipeline, Verdict } from './policies/policy.js';
+import type { PolicyNotes, PolicyPipeline, Rejection, Verdict } from './policies/policy.js';
 import type { Route, RouteTable } from './route-table.js';
 import type { Upstream, Upstreams } from './upstreams.js';
+import type { Direction, LocalPod, ProxyMode } from './traffic.js';
 import { parseAuthority } from './request-target.js';
-
-export type ProxyMode = 'sidecar' | 'gateway';
 
 /**
  * What the pipeline needs of the proxy that runs it: a narrow view, so the entry points
@@ -26,14 +25,7 @@ export interface PipelineContext {
   readonly local: LocalPod | undefined;
 }
 
-/** The pod a sidecar sits in: inbound requests are checked as its namespace's. */
-export interface LocalPod {
-  readonly namespace: string;
-  /** Where the app listens: inbound requests go to podIp:port, the port they came for. */
-  readonly podIp: string;
-}
-
-export type Direction = 'outbound' | 'inbound';
+export type { Direction, LocalPod, ProxyMode };
 
 /** A request as every entry point sees it once its head is parsed. */
 export interface RequestFacts {
@@ -46,14 +38,29 @@ export interface RequestFacts {
   readonly direction: Direction;
   /** Inbound: the app port the connection was captured for. */
   readonly appPort?: number | undefined;
+  /** Where the policies note what they decided (the exchange, for its log line). */
+  readonly notes: PolicyNotes;
 }
 
-export interface Refusal {
+/**
+ * Who calls: this pod for outbound calls (when the sidecar knows its pod), the caller's
+ * sidecar's assertion for inbound ones (unauthenticated until mTLS).
+ */
+export function sourceOf(
+  ctx: PipelineContext,
+  direction: Direction,
+  scanned: ScannedRequest,
+): { namespace: string; pod: string } | undefined {
+  if (direction === 'outbound') {
+    const local = ctx.local;
+    return local === undefined ? undefined : { namespace: local.namespace, pod: local.name };
+  }
+  const namespace = scanned.sourceNamespace;
+  return namespace === undefined ? undefined : { namespace, pod: scanned.sourcePod ?? '' };
+}
+
+export interface Refusal extends Rejection {
   readonly kind: 'refuse';
-  readonly code: ProxyAnswerCode;
-  readonly detail?: string | undefined;
-  /** Close the client connection after the answer (its body was not read). */
-  readonly close?: boolean | undefined;
   /** The route the request matched, when it got that far (for the log and metrics). */
   readonly route?: Route | undefined;
 }
@@ -151,6 +158,11 @@ function runPolicies(
     route,
     headers: facts.scanned,
     requestId: facts.requestId,
+    host: facts.host,
+    path: facts.path,
+    direction: facts.direction,
+    source: sourceOf(ctx, facts.direction, facts.scanned),
+    notes: facts.notes,
   });
 }
 

@@ -5,6 +5,7 @@ import type {
 } from '../shared/route-table-resource.js';
 import { isSegmentPrefix, normalisePath } from '../shared/path-prefix.js';
 import { compareText } from '../shared/compare-text.js';
+import type { RoutePolicy } from '../shared/api-policy.js';
 
 /**
  * The proxy's route table: immutable, built once per update from the RouteTable
@@ -41,6 +42,8 @@ export interface Route {
   readonly apiKeySha256: readonly string[];
   /** When the namespace first claimed host+path (RFC 3339); the oldest claim wins. */
   readonly claimedAt: string;
+  /** The ApiPolicy compiled onto this route, if any. */
+  readonly policy: RoutePolicy | undefined;
 }
 
 export type MatchResult =
@@ -268,6 +271,7 @@ function namespaceRoute(namespace: string, apiKeySha256: readonly string[]): Rou
     endpoints: [],
     apiKeySha256,
     claimedAt: '',
+    policy: undefined,
   });
 }
 
@@ -320,6 +324,7 @@ function toRoute(
     endpoints: Object.freeze(endpoints),
     apiKeySha256,
     claimedAt: spec.claimedAt,
+    policy: spec.policy,
   });
 }
 

@@ -3,7 +3,9 @@ import { performance } from 'node:perf_hooks';
 import type { AccessLog, LogFacts } from './access-log.js';
 import { answerStatus, rawAnswer, type ProxyAnswerCode } from './error-response.js';
 import type { ProxyMetrics } from './proxy-metrics.js';
-import type { Direction, PipelineContext } from './request-pipeline.js';
+import type { PipelineContext } from './request-pipeline.js';
+import type { PolicyNotes } from './policies/policy.js';
+import type { Direction } from './traffic.js';
 
 export type Protocol = 'http' | 'tcp';
 
@@ -30,7 +32,7 @@ export interface TunnelContext extends Reporter {
  * CONNECT) and an upstream socket, with the facts the access log needs. Shared by
  * websocket.ts and connect-tunnel.ts.
  */
-export class Tunnel implements LogFacts {
+export class Tunnel implements LogFacts, PolicyNotes {
   readonly method: string;
   readonly host: string;
   readonly path: string;
@@ -42,6 +44,10 @@ export class Tunnel implements LogFacts {
   protocol: Protocol = 'http';
   upstream: { key: string } | undefined = undefined;
   upstreamSocket: Socket | undefined = undefined;
+  policy: string | undefined = undefined;
+  auth: string | undefined = undefined;
+  authMs: number | undefined = undefined;
+  rateLimited: boolean | undefined = undefined;
   status = 0;
   error: ProxyAnswerCode | undefined = undefined;
   #logged = false;

@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { addProxyHeaders, scanRequestHeaders, type ScannedRequest } from './hop-headers.js';
 import { splitRequestTarget } from './request-target.js';
-import { decide, type Decision } from './request-pipeline.js';
+import { decide, sourceOf, type Decision } from './request-pipeline.js';
 import {
   Tunnel,
   connectFailure,
@@ -50,6 +50,7 @@ export function handleUpgrade(
     scanned,
     requestId,
     direction: 'outbound',
+    notes: tunnel,
   });
   if (decision instanceof Promise) {
     decision.then(
@@ -87,6 +88,7 @@ function act(
     tunnel.host,
     socket.remoteAddress ?? '',
     tunnel.requestId,
+    sourceOf(ctx.pipeline, 'outbound', scanned),
   );
   let text = `${tunnel.method} ${tunnel.path} HTTP/1.1\r\n`;
   for (let i = 0; i < headers.length; i += 2)

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { ScannedRequest } from '../hop-headers.js';
 import type { ProxyAnswerCode } from '../error-response.js';
 import type { Route } from '../route-table.js';
+import type { Direction } from '../traffic.js';
 
 /**
  * A check a request must pass before it is forwarded. Each policy is one module under
@@ -13,15 +14,49 @@ import type { Route } from '../route-table.js';
 export interface PolicyRequest {
   readonly req: IncomingMessage;
   readonly route: Route;
+  /** The scanned headers; `forward` is what goes upstream (a policy may add to it). */
   readonly headers: ScannedRequest;
   readonly requestId: string;
+  /** The authority asked for (Host or absolute-form), and the path with its query. */
+  readonly host: string;
+  readonly path: string;
+  readonly direction: Direction;
+  /**
+   * Who calls, as the caller's sidecar asserts it (outbound: this pod; inbound: the
+   * `x-detour-source-*` headers): unauthenticated until mTLS.
+   */
+  readonly source: { readonly namespace: string; readonly pod: string } | undefined;
+  /** What policies decided, for the access log and metrics. */
+  readonly notes: PolicyNotes;
+}
+
+/** Access-log facts the policies leave on the request. */
+export interface PolicyNotes {
+  /** The ApiPolicy that applied (`namespace/name`). */
+  policy: string | undefined;
+  /** forwardAuth: allowed, denied, cached, unavailable (answered 503) or open (let through). */
+  auth: string | undefined;
+  authMs: number | undefined;
+  rateLimited: boolean | undefined;
+}
+
+/** An answer a policy gives in place of the upstream's (an auth service's refusal). */
+export interface PolicyAnswer {
+  readonly status: number;
+  /** Flat `[name, value, ...]`, hop-by-hop headers already removed. */
+  readonly headers: readonly string[];
+  readonly body: Buffer;
 }
 
 export interface Rejection {
   readonly code: ProxyAnswerCode;
-  readonly detail?: string;
+  readonly detail?: string | undefined;
   /** Close the client connection after answering (the body was not read). */
-  readonly close?: boolean;
+  readonly close?: boolean | undefined;
+  /** Extra headers on the proxy's answer (`Retry-After`, `RateLimit`). */
+  readonly headers?: readonly string[] | undefined;
+  /** Relay this answer as it is instead of the proxy's own (forwardAuth's refusal). */
+  readonly answer?: PolicyAnswer | undefined;
 }
 
 export type Verdict = Rejection | undefined;
@@ -29,6 +64,8 @@ export type Verdict = Rejection | undefined;
 export interface Policy {
   readonly name: string;
   check(request: PolicyRequest): Verdict | Promise<Verdict>;
+  /** What this policy would do for `route`, for `detour routes --explain`; undefined: nothing. */
+  describe?(route: Route): string | undefined;
 }
 
 export class PolicyPipeline {
@@ -40,6 +77,16 @@ export class PolicyPipeline {
 
   get names(): string[] {
     return this.#policies.map((p) => p.name);
+  }
+
+  /** The steps that would run for `route`, in order, each described by its policy. */
+  describe(route: Route): { step: string; does: string }[] {
+    const steps: { step: string; does: string }[] = [];
+    for (const policy of this.#policies) {
+      const does = policy.describe?.(route);
+      if (does !== undefined) steps.push({ step: policy.name, does });
+    }
+    return steps;
   }
 
   /** The first rejection, synchronously when every check so far was synchronous. */

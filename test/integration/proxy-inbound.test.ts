@@ -67,13 +67,11 @@ describe('detour proxy: inbound (enforce at the destination)', function () {
         ),
         tableResource('other', [{ host: 'other.other', path: '/', upstreams: [app] }]),
       ],
-      inbound: {
-        pod: { namespace: 'locked', podIp: '127.0.0.2' },
-        ports: [app.port, echo.port, greeter.port].map((appPort) => ({
-          appPort,
-          listenerPort: 0,
-        })),
-      },
+      pod: { namespace: 'locked', name: 'app-0', podIp: '127.0.0.2' },
+      inbound: [app.port, echo.port, greeter.port].map((appPort) => ({
+        appPort,
+        listenerPort: 0,
+      })),
     });
     const addresses = await p.proxy.listenInbound('127.0.0.1');
     [app.port, echo.port, greeter.port].forEach((appPort, i) => {
@@ -194,10 +192,8 @@ describe('detour proxy: inbound in a namespace without a key', function () {
   it('passes requests to the app, logged as inbound', async () => {
     const app = await startUpstream('open-app', '127.0.0.2');
     const p = await startProxy({
-      inbound: {
-        pod: { namespace: 'open', podIp: '127.0.0.2' },
-        ports: [{ appPort: app.port, listenerPort: 0 }],
-      },
+      pod: { namespace: 'open', name: 'open-0', podIp: '127.0.0.2' },
+      inbound: [{ appPort: app.port, listenerPort: 0 }],
     });
     try {
       const [address] = await p.proxy.listenInbound('127.0.0.1');

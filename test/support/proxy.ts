@@ -35,7 +35,8 @@ export async function startProxy(
     timeouts?: Partial<ClientTimeouts>;
     /** Checks in place of the default chain (API key, body size). */
     policies?: readonly Policy[];
-    /** Inbound capture: the pod and its captured ports (listen with `listenInbound`). */
+    pod?: ProxyServerOptions['pod'];
+    /** Inbound capture (with `pod`): the captured ports (listen with `listenInbound`). */
     inbound?: ProxyServerOptions['inbound'];
     /** false: leave the proxy as before its first table (`/ready` says 503). */
     ready?: boolean;
@@ -64,6 +65,7 @@ export async function startProxy(
     upstreams: options.upstreams,
     timeouts: options.timeouts,
     policies: options.policies,
+    pod: options.pod,
     inbound: options.inbound,
   });
   if (options.ready !== false) {

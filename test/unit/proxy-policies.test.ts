@@ -34,6 +34,11 @@ function request(route: Route, raw: string[]): PolicyRequest {
     route,
     headers: scanRequestHeaders(raw, 'x-routing-api-key'),
     requestId: 'r',
+    host: route.host,
+    path: '/',
+    direction: 'outbound',
+    source: undefined,
+    notes: { policy: undefined, auth: undefined, authMs: undefined, rateLimited: undefined },
   };
 }
 

@@ -1,0 +1,206 @@
+import { z } from 'zod';
+
+/**
+ * ApiPolicy (detour.dev/v1alpha1, namespaced): API management in the call. The
+ * controller compiles each policy inline into the routes of its namespace's RouteTables
+ * (`RoutePolicy`, defaults applied), so proxies still watch RouteTables only.
+ * DESIGN.md, "ApiPolicy: API management in the call".
+ *
+ * One schema serves the controller and the file source (an invalid policy is reported
+ * and skipped; the rest of the table keeps routing) and mirrors the CRD's, which the API
+ * server enforces first.
+ */
+export const API_POLICY_KIND = 'ApiPolicy';
+export const API_POLICY_PLURAL = 'apipolicies';
+
+/** RFC 9110 §5.1 field names. */
+const HEADER_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * Never set, removed, copied to an auth call or copied back from one: hop-by-hop headers
+ * belong to one connection (RFC 9110 §7.6.1), and `host` and the framing headers are the
+ * proxy's to write.
+ */
+export const PROTECTED_HEADERS: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'expect',
+  'host',
+  'content-length',
+]);
+
+const headerName = z
+  .string()
+  .regex(HEADER_TOKEN, 'not an HTTP header name')
+  .transform((name) => name.toLowerCase())
+  .refine((name) => !PROTECTED_HEADERS.has(name), {
+    message: 'a hop-by-hop or framing header cannot be set, removed or copied',
+  });
+
+/** Header values: visible ASCII and tabs/spaces, nothing Node would refuse to send. */
+// eslint-disable-next-line no-control-regex -- control characters are what is refused
+const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f]/;
+const headerValue = z
+  .string()
+  .max(8192)
+  .refine((value) => !CONTROL.test(value), {
+    message: 'a header value cannot hold control characters',
+  });
+
+const headerRules = z
+  .object({
+    set: z.record(headerName, headerValue).default({}),
+    add: z.record(headerName, headerValue).default({}),
+    remove: z.array(headerName).default([]),
+  })
+  .strict();
+
+const RATE_UNITS = { second: 1, minute: 60, hour: 3600 } as const;
+
+const rateLimitKey = z.union([
+  z.enum(['none', 'source-namespace', 'source-pod', 'api-key']),
+  z
+    .string()
+    .regex(/^header:[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'expected header:NAME')
+    .transform((key) => key.toLowerCase() as `header:${string}`),
+]);
+
+const forwardAuth = z
+  .object({
+    url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
+    timeoutMs: z.number().int().min(1).max(60_000).default(500),
+    failureMode: z.enum(['closed', 'open']).default('closed'),
+    /** Copied to the auth call; absent: every end-to-end header of the request. */
+    requestHeaders: z.array(headerName).optional(),
+    responseHeaders: z.array(headerName).default([]),
+    cacheSeconds: z.number().int().min(0).max(3600).default(0),
+  })
+  .strict();
+
+const rateLimit = z
+  .object({
+    requests: z.number().int().min(1).max(1_000_000_000),
+    per: z.enum(['second', 'minute', 'hour']),
+    key: rateLimitKey.default('none'),
+  })
+  .strict();
+
+export const apiPolicySpecSchema = z
+  .object({
+    hosts: z.array(z.string().min(1).max(253)).optional(),
+    paths: z.array(z.string().startsWith('/')).optional(),
+    planes: z
+      .array(z.enum(['private', 'public']))
+      .min(1)
+      .optional(),
+    forwardAuth: forwardAuth.optional(),
+    rateLimit: rateLimit.optional(),
+    requestHeaders: headerRules.optional(),
+    responseHeaders: headerRules.optional(),
+  })
+  .strict();
+
+export type ApiPolicySpec = z.input<typeof apiPolicySpecSchema>;
+export type HeaderRules = z.output<typeof headerRules>;
+export type RateLimitKey = z.output<typeof rateLimitKey>;
+
+/**
+ * The policy as a route carries it in a RouteTable: validated, defaults applied, named
+ * `namespace/name`. A proxy reading a table checks it against this schema again (a
+ * hand-written table in a `file:` source has seen no controller).
+ */
+export const routePolicySchema = z
+  .object({
+    name: z.string().min(1),
+    forwardAuth: forwardAuth.optional(),
+    rateLimit: z
+      .object({
+        requests: z.number().int().min(1).max(1_000_000_000),
+        /** The bucket refills `requests` tokens per this many seconds. */
+        windowSeconds: z.number().int().min(1).max(86_400),
+        key: rateLimitKey,
+      })
+      .strict()
+      .optional(),
+    requestHeaders: headerRules.optional(),
+    responseHeaders: headerRules.optional(),
+  })
+  .strict();
+
+export type RoutePolicy = z.output<typeof routePolicySchema>;
+
+export type PolicyParse =
+  { ok: true; selector: PolicySelector; policy: RoutePolicy } | { ok: false; problem: string };
+
+/** Which routes a policy attaches to (compile resolves it against the namespace's routes). */
+export interface PolicySelector {
+  hosts: string[] | undefined;
+  paths: string[] | undefined;
+  planes: ('private' | 'public')[];
+}
+
+/**
+ * Validates one ApiPolicy's spec. `problem` names the field and the value, e.g.
+ * `spec.forwardAuth.timeoutMs: Too big: expected number to be <=60000 (got 90000)`.
+ * `keyHeader` (the plane's API-key header) may not be touched by header rules either.
+ */
+export function parseApiPolicy(name: string, spec: unknown, keyHeader: string): PolicyParse {
+  const result = apiPolicySpecSchema.safeParse(spec);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const where = issue === undefined ? '' : issue.path.map(String).join('.');
+    const got = issue === undefined ? undefined : valueAt(spec, issue.path);
+    return {
+      ok: false,
+      problem: `spec.${where}: ${issue?.message ?? 'invalid'}${got === undefined ? '' : ` (got ${JSON.stringify(got)})`}`,
+    };
+  }
+  const s = result.data;
+  const key = keyHeader.toLowerCase();
+  for (const [field, rules] of [
+    ['requestHeaders', s.requestHeaders],
+    ['responseHeaders', s.responseHeaders],
+  ] as const) {
+    if (rules === undefined) continue;
+    const names = [...Object.keys(rules.set), ...Object.keys(rules.add), ...rules.remove];
+    if (names.includes(key)) {
+      return { ok: false, problem: `spec.${field}: the API-key header ${key} cannot be touched` };
+    }
+  }
+  const policy: RoutePolicy = { name };
+  if (s.forwardAuth !== undefined) policy.forwardAuth = s.forwardAuth;
+  if (s.rateLimit !== undefined) {
+    policy.rateLimit = {
+      requests: s.rateLimit.requests,
+      windowSeconds: RATE_UNITS[s.rateLimit.per],
+      key: s.rateLimit.key,
+    };
+  }
+  if (s.requestHeaders !== undefined) policy.requestHeaders = s.requestHeaders;
+  if (s.responseHeaders !== undefined) policy.responseHeaders = s.responseHeaders;
+  return {
+    ok: true,
+    policy,
+    selector: {
+      hosts: s.hosts?.map((h) => h.toLowerCase()),
+      paths: s.paths,
+      planes: s.planes ?? ['private', 'public'],
+    },
+  };
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let at: unknown = root;
+  for (const key of path) {
+    if (at === null || typeof at !== 'object') return undefined;
+    at = (at as Record<PropertyKey, unknown>)[key];
+  }
+  return typeof at === 'object' ? undefined : at;
+}
