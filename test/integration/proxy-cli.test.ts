@@ -152,7 +152,7 @@ describe('detour proxy command', function () {
       expect(records.find((l) => l.requestId === 'cli-drain')).to.include({ status: 200 });
       expect(records.some((l) => l.msg === 'draining')).to.equal(true);
       const start = records.find((l) => l.msg === 'detour proxy starting');
-      expect(start).to.have.nested.property('config.clientMaxBodySize', 1048576);
+      expect(start).to.have.nested.property('config.clientMaxBodySize', 0);
     } finally {
       run.child.kill('SIGKILL');
     }
