@@ -3,7 +3,7 @@ import { PassThrough } from 'node:stream';
 import { request } from 'undici';
 import { AccessLog } from '../../sidecar/access-log.js';
 import { ProxyMetrics } from '../../sidecar/proxy-metrics.js';
-import { ProxyServer, type ProxyMode } from '../../sidecar/proxy-server.js';
+import { ProxyServer, type ClientTimeouts, type ProxyMode } from '../../sidecar/proxy-server.js';
 import { RouteTable } from '../../sidecar/route-table.js';
 import type { UpstreamOptions } from '../../sidecar/upstreams.js';
 import type { RouteTableResource } from '../../shared/route-table-resource.js';
@@ -26,6 +26,7 @@ export async function startProxy(
     clientMaxBodySize?: number;
     apiKeyHeader?: string;
     upstreams?: Partial<UpstreamOptions>;
+    timeouts?: Partial<ClientTimeouts>;
     /** false: leave the proxy as before its first table (`/ready` says 503). */
     ready?: boolean;
   } = {},
@@ -51,6 +52,7 @@ export async function startProxy(
     accessLog: new AccessLog({ format: 'json', destination }),
     metrics: new ProxyMetrics(),
     upstreams: options.upstreams,
+    timeouts: options.timeouts,
   });
   if (options.ready !== false) {
     proxy.setTable(RouteTable.fromResources(options.resources ?? []));
