@@ -253,11 +253,13 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
 
   onResponseError(_controller: Dispatcher.DispatchController | undefined, err: Error): void {
     this.#release();
-    if (this.#abandoned) return;
     const ex = this.#ex;
+    // The proxy stopped the exchange itself (body idle timeout, the guard) and answers
+    // for it: an answer here would replace its 408 or 500 with a 502.
+    if (this.#abandoned || ex.error !== undefined) return;
     const hooks = this.#hooks;
     const res = ex.res;
-    if (res.destroyed && !res.writableFinished && ex.error === undefined) return; // client left
+    if (res.destroyed && !res.writableFinished) return; // client left
     if (err instanceof BodyTooLargeError) {
       answerOrCut(ex, 'DETOUR_E_BODY_TOO_LARGE', err.message, true);
       return;
