@@ -167,7 +167,8 @@ describe('proxy properties: hostile request targets, Host values and header sets
     expect(answer, `${what}: closed without an answer`).not.to.equal(undefined);
     const { status, headers } = answer!;
     const forwardedCount = seen() - before;
-    if (headers['x-upstream'] !== undefined) {
+    // The upstream's own answer: the echo's header, or its 101 to an upgrade.
+    if (headers['x-upstream'] !== undefined || status === 101) {
       expect(forwardedCount, `${what}: answered by the upstream once`).to.equal(1);
       return answer!;
     }
@@ -269,6 +270,39 @@ describe('proxy properties: hostile request targets, Host values and header sets
       );
       await stillServes(mode);
     });
+    it(`${mode}: any Upgrade request or CONNECT target gets an answer in 5 s, never a 5xx, and a refused one is never forwarded`, async () => {
+      const upgrade = fc
+        .tuple(
+          fc.oneof(localHost(), text(40).map(poisonHost)),
+          fc.constantFrom('/nodejs/ws', '/api/ws', '/p/ws', '/'),
+          fc.oneof(fc.constantFrom('websocket', 'WebSocket', 'h2c', 'websocket, h2c'), text(20)),
+          fc.boolean(),
+        )
+        .map(
+          ([host, path, protocol, withKey]) =>
+            `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\n` +
+            `Upgrade: ${protocol}\r\nSec-WebSocket-Version: 13\r\n` +
+            'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n' +
+            (withKey ? `X-Routing-Api-Key: ${KEY}\r\n` : '') +
+            '\r\n',
+        );
+      // CONNECT to a name could reach the network: hostile targets are poisoned, and the
+      // one valid target is the counting upstream (a tunnel: it sees no HTTP request).
+      const connect = fc
+        .oneof(
+          text(60).map((t) => poisonAuthority(t.replace(/[ \t]/g, ''))),
+          fc.constant(`127.0.0.8:${String(passed.port)}`),
+        )
+        .map((target) => `CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n`);
+      await fc.assert(
+        fc.asyncProperty(fc.oneof(upgrade, connect), async (head) => {
+          await check(mode, Buffer.from(head, 'utf8'), head);
+        }),
+        { numRuns: RUNS },
+      );
+      await stillServes(mode);
+    });
+
     // Found by the target property: `*` went to undici, which sends only paths that
     // start with `/`, and the client got 502 DETOUR_E_UPSTREAM_RESET.
     it(`${mode}: asterisk-form (GET *, OPTIONS *) is refused with 400 and not forwarded`, async () => {

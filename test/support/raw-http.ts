@@ -8,8 +8,8 @@ export interface RawAnswer {
 }
 
 /**
- * Writes `bytes` as they are to host:port and resolves with the first final (non-1xx)
- * answer head, then hangs up; `undefined` when the server closed without answering.
+ * Writes `bytes` as they are to host:port and resolves with the first final answer head
+ * (not 100 or 103; 101 Switching Protocols counts), then hangs up; `undefined` when the server closed without answering.
  * Rejects when nothing conclusive happened within `timeoutMs`: for hostile-input tests
  * "an answer in a bounded time" is the property, so a timeout is a finding.
  */
@@ -59,7 +59,8 @@ function finalHead(data: Buffer): RawAnswer | undefined {
     const lines = text.slice(0, end).split('\r\n');
     const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(lines[0] ?? '')?.[1] ?? NaN);
     if (Number.isNaN(status)) return undefined;
-    if (status >= 200 || status < 100) {
+    // 101 is final too: the connection now speaks another protocol.
+    if (status >= 200 || status < 100 || status === 101) {
       const headers: Record<string, string> = {};
       for (const line of lines.slice(1)) {
         const colon = line.indexOf(':');
