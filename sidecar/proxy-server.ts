@@ -521,13 +521,30 @@ export class ProxyServer implements PipelineContext {
     if (req.complete) return;
     req.setTimeout(this.timeouts.bodyIdleMs, () => {
       if (req.complete) return;
-      ex.error = 'DETOUR_E_BODY_TIMEOUT';
-      if (!ex.res.headersSent) {
-        const detail = `${this.timeouts.bodyIdleMs} ms`;
-        ex.bytesOut = sendAnswer(ex.res, 'DETOUR_E_BODY_TIMEOUT', ex.requestId, detail, true);
+      // A timer callback is outside the request's guard: anything thrown here would end
+      // the process, so it is guarded again.
+      try {
+        // Set before the abort: the upstream exchange's error callback then leaves the
+        // answer to this one (it used to answer 502 first, and `req.socket`, detached
+        // by that answer, was null below: a TypeError that ended the process).
+        ex.error = 'DETOUR_E_BODY_TIMEOUT';
+        ex.controller?.abort(new Error('request body idle timeout'));
+        if (ex.res.headersSent) {
+          ex.res.destroy(); // the answer is under way: cut it
+          return;
+        }
+        // `connection: close`: Node ends the socket once the answer is out, and the rest
+        // of the body is never read.
+        ex.bytesOut = sendAnswer(
+          ex.res,
+          'DETOUR_E_BODY_TIMEOUT',
+          ex.requestId,
+          `${this.timeouts.bodyIdleMs} ms`,
+          true,
+        );
+      } catch (err) {
+        this.#fail(ex, err);
       }
-      ex.controller?.abort(new Error('request body idle timeout'));
-      socket.destroySoon();
     });
     req.once('end', () => {
       // Back to Node's own keep-alive handling (it sets its timer when the answer ends).

@@ -11,10 +11,14 @@ export interface RequestTarget {
   path: string;
 }
 
-/** undefined: a target the proxy cannot route (`https://` absolute-form, authority-form). */
+/**
+ * undefined: a target the proxy cannot route (`https://` absolute-form, authority-form,
+ * and asterisk-form `OPTIONS *`: it names no path to match, and undici sends only paths
+ * that start with `/`, so forwarding it failed as a 502 for the client's input).
+ * https://www.rfc-editor.org/rfc/rfc9112#section-3.2.4
+ */
 export function splitRequestTarget(url: string): RequestTarget | undefined {
   if (url.charCodeAt(0) === 47 /* '/' */) return { authority: undefined, path: url };
-  if (url === '*') return { authority: undefined, path: '*' };
   const scheme = url.slice(0, 7).toLowerCase();
   if (scheme !== 'http://') return undefined;
   let end = url.length;

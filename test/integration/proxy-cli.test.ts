@@ -1,71 +1,15 @@
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { stringify } from 'yaml';
-import {
-  detourArgv,
-  LOOPBACK_EPHEMERAL_PROXY_FLAGS,
-  REPO_ROOT,
-  runDetour,
-} from '../support/cli.js';
+import { LOOPBACK_EPHEMERAL_PROXY_FLAGS, runDetour } from '../support/cli.js';
+import { startProxyProcess } from '../support/proxy-process.js';
 import { routablePod } from '../support/routable-pod.js';
 import { startUpstream, tableResource, type TestUpstream } from '../support/upstream.js';
 import { send, startProxy, type TestProxy } from '../support/proxy.js';
 import { AdminServer } from '../../sidecar/admin-server.js';
-
-/** A running `detour proxy` child with its stdout lines. */
-interface Running {
-  child: ChildProcess;
-  lines: string[];
-  stderr: () => string;
-  proxy: string;
-  admin: string;
-  exited: Promise<number | null>;
-}
-
-async function runProxy(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Running> {
-  const child = spawn(process.execPath, detourArgv(['proxy', ...args]), {
-    cwd: REPO_ROOT,
-    env: { ...process.env, KUBERNETES_SERVICE_HOST: '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines: string[] = [];
-  let err = '';
-  let pending = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => {
-    pending += d;
-    const parts = pending.split('\n');
-    pending = parts.pop() ?? '';
-    lines.push(...parts);
-  });
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const start = lines.find((l) => l.includes('detour proxy starting'));
-    const ready = lines.some((l) => /"msg":"ready"| INFO ready/.test(l));
-    if (start !== undefined && ready) {
-      const listen = /"?listen"?[=:]"?([\d.]+:\d+)/.exec(start)?.[1] ?? '';
-      const admin = /"?admin"?[=:]"?([\d.]+:\d+)/.exec(start)?.[1] ?? '';
-      return {
-        child,
-        lines,
-        stderr: () => err,
-        proxy: `http://${listen}`,
-        admin: `http://${admin}`,
-        exited,
-      };
-    }
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`detour proxy did not become ready:\n${lines.join('\n')}\n${err}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('detour proxy command', function () {
   this.timeout(60_000);
@@ -96,7 +40,7 @@ describe('detour proxy command', function () {
   const base = (): string[] => ['--source', `file:${file}`, ...LOOPBACK_EPHEMERAL_PROXY_FLAGS];
 
   it('serves routes from the file, logs each request on stdout, drains on SIGTERM and exits 0', async () => {
-    const run = await runProxy([...base(), '--drain-timeout', '10000']);
+    const run = await startProxyProcess([...base(), '--drain-timeout', '10000']);
     try {
       const ready = await request(`${run.admin}/ready`);
       expect(ready.statusCode).to.equal(200);
@@ -159,7 +103,7 @@ describe('detour proxy command', function () {
   });
 
   it('writes one human line per request with LOG_FORMAT=text', async () => {
-    const run = await runProxy(base(), { LOG_FORMAT: 'text' });
+    const run = await startProxyProcess(base(), { LOG_FORMAT: 'text' });
     try {
       await send(run.proxy, 'my-application.my-namespace', '/nodejs/t', {
         headers: { 'x-request-id': 'text-1' },

@@ -30,6 +30,13 @@ export interface FakeResolver {
 export async function startFakeResolver(options: FakeResolverOptions): Promise<FakeResolver> {
   const queries: FakeResolver['queries'] = [];
   const answer = (query: Buffer, transport: 'udp' | 'tcp'): Buffer | undefined => {
+    try {
+      return answerQuery(query, transport);
+    } catch {
+      return undefined; // garbage (fuzz tests forward some): no answer, as a real server drops it
+    }
+  };
+  const answerQuery = (query: Buffer, transport: 'udp' | 'tcp'): Buffer | undefined => {
     const packet = dnsPacket.decode(query);
     const question = packet.questions?.[0];
     if (question === undefined) return undefined;

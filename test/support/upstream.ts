@@ -13,7 +13,8 @@ import type { RouteTableResource } from '../../shared/route-table-resource.js';
  * - `.../download/N`: N deterministic bytes (see `patternBlock`), streamed;
  * - `.../delay/MS`: answers after MS milliseconds;
  * - `.../early-hints...`: a 103 Early Hints before the answer;
- * - WebSocket upgrades on any path: echoes every message, prefixed with the name.
+ * - WebSocket upgrades on any path: echoes every message, prefixed with the name (another
+ *   `Upgrade` protocol: 400 with `x-upstream`).
  */
 export interface TestUpstream {
   readonly name: string;
@@ -52,6 +53,13 @@ export async function startUpstream(name: string, host = '127.0.0.1'): Promise<T
   server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
     seen.push(`UPGRADE ${req.url ?? ''}`);
     upgradeHeaders.push(req.headers);
+    if (req.headers.upgrade?.toLowerCase() !== 'websocket') {
+      // ws would refuse it too, anonymously: this refusal says who answered.
+      socket.end(
+        `HTTP/1.1 400 Bad Request\r\nx-upstream: ${name}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`,
+      );
+      return;
+    }
     wss.handleUpgrade(req, socket, head, (ws) => {
       ws.on('message', (data, isBinary) => {
         const bytes = Buffer.isBuffer(data)

@@ -117,6 +117,7 @@ describe('request-target', () => {
     expect(splitRequestTarget('http://user:pw@host.ns/x')?.authority).to.equal('host.ns');
     expect(splitRequestTarget('https://host.ns/x')).to.equal(undefined);
     expect(splitRequestTarget('host.ns:443')).to.equal(undefined);
+    expect(splitRequestTarget('*')).to.equal(undefined);
   });
 
   it('splits authorities with a default port', () => {

@@ -1,0 +1,73 @@
+import net from 'node:net';
+
+/** The head of an HTTP/1.x answer read off a raw socket. */
+export interface RawAnswer {
+  status: number;
+  /** Header names lower-cased; a repeated header keeps its last value. */
+  headers: Record<string, string>;
+}
+
+/**
+ * Writes `bytes` as they are to host:port and resolves with the first final answer head
+ * (not 100 or 103; 101 Switching Protocols counts), then hangs up; `undefined` when the server closed without answering.
+ * Rejects when nothing conclusive happened within `timeoutMs`: for hostile-input tests
+ * "an answer in a bounded time" is the property, so a timeout is a finding.
+ */
+export function firstAnswer(
+  port: number,
+  bytes: string | Buffer,
+  options: { host?: string; timeoutMs?: number; endAfterWrite?: boolean } = {},
+): Promise<RawAnswer | undefined> {
+  const timeoutMs = options.timeoutMs ?? 5_000;
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, options.host ?? '127.0.0.1');
+    let received = Buffer.alloc(0);
+    let settled = false;
+    const settle = (answer: RawAnswer | undefined | Error): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      if (answer instanceof Error) reject(answer);
+      else resolve(answer);
+    };
+    const timer = setTimeout(() => {
+      settle(new Error(`no answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.on('data', (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      const answer = finalHead(received);
+      if (answer !== undefined) settle(answer);
+    });
+    // A server that refuses may reset while the client still writes: what arrived counts.
+    const onEnd = (): void => {
+      settle(finalHead(received));
+    };
+    socket.on('error', onEnd);
+    socket.on('close', onEnd);
+    socket.write(bytes);
+    if (options.endAfterWrite === true) socket.end();
+  });
+}
+
+/** The first non-1xx head in `data`, once it is complete. */
+function finalHead(data: Buffer): RawAnswer | undefined {
+  let text = data.toString('latin1');
+  for (;;) {
+    const end = text.indexOf('\r\n\r\n');
+    if (end === -1) return undefined;
+    const lines = text.slice(0, end).split('\r\n');
+    const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(lines[0] ?? '')?.[1] ?? NaN);
+    if (Number.isNaN(status)) return undefined;
+    // 101 is final too: the connection now speaks another protocol.
+    if (status >= 200 || status < 100 || status === 101) {
+      const headers: Record<string, string> = {};
+      for (const line of lines.slice(1)) {
+        const colon = line.indexOf(':');
+        if (colon > 0) headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+      }
+      return { status, headers };
+    }
+    text = text.slice(end + 4); // 100 Continue, 103 Early Hints: the final answer follows
+  }
+}
