@@ -113,7 +113,7 @@ export function explain(table: RouteTable, url: string, options: ExplainOptions)
     }
   }
   const policies = {
-    apiKey: { required: route.apiKeySha256.length > 0, header: options.apiKeyHeader },
+    apiKey: { required: route.apiKeyRequired, header: options.apiKeyHeader },
     clientMaxBodySize: options.clientMaxBodySize,
   };
   reasons.push(

@@ -1,4 +1,6 @@
 import type {
+  ApiKeyHash,
+  EnforcedAt,
   RouteConflict,
   RouteTableResource,
   SkippedEntry,
@@ -37,8 +39,16 @@ export interface Route {
   readonly path: string;
   readonly namespace: string;
   readonly endpoints: readonly Endpoint[];
-  /** Hex SHA-256 digests of the accepted API-key header values; empty: no key required. */
-  readonly apiKeySha256: readonly string[];
+  /** The namespace has an API key: the request must carry one of `apiKeyHashes`' values. */
+  readonly apiKeyRequired: boolean;
+  /**
+   * Salted scrypt hashes of the accepted header values (the same frozen array for every
+   * route of a namespace). Empty while `apiKeyRequired`: a table of an older controller
+   * (SHA-256 digests only), which no key passes.
+   */
+  readonly apiKeyHashes: readonly ApiKeyHash[];
+  /** Who checks the policies: the destination's own sidecar, or the caller's. */
+  readonly enforcedAt: EnforcedAt;
   /** When the namespace first claimed host+path (RFC 3339); the oldest claim wins. */
   readonly claimedAt: string;
 }
@@ -48,7 +58,7 @@ export type MatchResult =
   | { kind: 'unknown-host' }
   | { kind: 'unknown-path'; host: string };
 
-/** What admin `GET /routes` serves. API-key digests are not shown, only whether one applies. */
+/** What admin `GET /routes` serves. API-key hashes are not shown, only whether one applies. */
 export interface RouteTableJSON {
   version: number;
   routeCount: number;
@@ -59,6 +69,7 @@ export interface RouteTableJSON {
     namespace: string;
     claimedAt: string;
     apiKeyRequired: boolean;
+    enforcedAt: EnforcedAt;
     endpoints: { ip: string; port: number; pod: string; key: string }[];
   }[];
   skipped: SkippedEntry[];
@@ -151,9 +162,9 @@ export class RouteTable {
     );
     for (const resource of sorted) {
       const namespace = resource.metadata.namespace;
-      const apiKeySha256 = Object.freeze([...(resource.spec.apiKeySha256 ?? [])]);
+      const apiKey = apiKeyOf(resource);
       for (const spec of resource.spec.routes) {
-        const route = toRoute(namespace, spec, apiKeySha256);
+        const route = toRoute(namespace, spec, apiKey);
         const id = route.id;
         const held = claims.get(id);
         if (held === undefined) {
@@ -234,7 +245,8 @@ export class RouteTable {
         path: r.path,
         namespace: r.namespace,
         claimedAt: r.claimedAt,
-        apiKeyRequired: r.apiKeySha256.length > 0,
+        apiKeyRequired: r.apiKeyRequired,
+        enforcedAt: r.enforcedAt,
         endpoints: r.endpoints.map((e) => ({ ip: e.ip, port: e.port, pod: e.pod, key: e.key })),
       })),
       skipped: [...this.#skipped],
@@ -266,10 +278,22 @@ export function endpointKey(ip: string, port: number): string {
   return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
 }
 
+interface ApiKey {
+  required: boolean;
+  hashes: readonly ApiKeyHash[];
+}
+
+/** Any key field makes the key required, so a table this proxy cannot verify fails closed. */
+function apiKeyOf(resource: RouteTableResource): ApiKey {
+  const hashes = Object.freeze([...(resource.spec.apiKeyHashes ?? [])]);
+  const required = hashes.length > 0 || (resource.spec.apiKeySha256 ?? []).length > 0;
+  return { required, hashes };
+}
+
 function toRoute(
   namespace: string,
   spec: RouteTableResource['spec']['routes'][number],
-  apiKeySha256: readonly string[],
+  apiKey: ApiKey,
 ): Route {
   const host = hostKey(spec.host);
   const path = normalisePath(spec.path);
@@ -290,7 +314,9 @@ function toRoute(
     path,
     namespace,
     endpoints: Object.freeze(endpoints),
-    apiKeySha256,
+    apiKeyRequired: apiKey.required,
+    apiKeyHashes: apiKey.hashes,
+    enforcedAt: spec.enforcedAt ?? 'caller',
     claimedAt: spec.claimedAt,
   });
 }
@@ -309,6 +335,9 @@ function mergeRoutes(a: Route, b: Route): Route {
   return Object.freeze({
     ...a,
     endpoints: Object.freeze(dedupeEndpoints([...a.endpoints, ...b.endpoints])),
+    // The pooled endpoints all enforce only when both claims said so.
+    enforcedAt:
+      a.enforcedAt === 'destination' && b.enforcedAt === 'destination' ? a.enforcedAt : 'caller',
     claimedAt: claimTime(b) < claimTime(a) ? b.claimedAt : a.claimedAt,
   });
 }

@@ -69,7 +69,7 @@ describe('controller and kube source under the RBAC of manifests/base', function
       await source.start((t) => (table = t));
       await eventually(() => {
         const match = table?.match('shop.example', '/');
-        return match?.kind === 'route' && match.route.apiKeySha256.length === 2 ? true : undefined;
+        return match?.kind === 'route' && match.route.apiKeyHashes.length === 2 ? true : undefined;
       }, 'the protected route');
       expect(double.counters.forbidden).to.equal(0);
     } finally {

@@ -21,7 +21,7 @@ describe('controller regressions (the seed router bugs)', function () {
 
   function apiKeyRequired(host: string): boolean {
     const match = stack.source.table?.match(host, '/');
-    return match?.kind === 'route' && match.route.apiKeySha256.length > 0;
+    return match?.kind === 'route' && match.route.apiKeyRequired;
   }
 
   async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {

@@ -74,7 +74,8 @@ describe('controller + kube source + proxy (through the API-server double)', fun
     expect(table?.spec.routes[0]?.endpoints).to.deep.equal([
       { ip: a.host, port: a.port, pod: 'web-1' },
     ]);
-    expect(table?.spec.apiKeySha256).to.have.length(2);
+    expect(table?.spec.apiKeyHashes).to.have.length(2);
+    expect(table?.spec.routes[0]?.enforcedAt).to.equal('caller');
     expect(table?.status).to.deep.include({ skipped: [], conflicts: [] });
     expect(JSON.stringify(table)).to.not.contain('s3cret');
     expect(stack.controller.metrics.registry.getSingleMetric('detour_controller_route_tables')).to

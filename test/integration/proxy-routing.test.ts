@@ -8,7 +8,7 @@ import {
   type TestUpstream,
 } from '../support/upstream.js';
 import { eventually, rawExchange, send, startProxy, type TestProxy } from '../support/proxy.js';
-import { sha256Hex } from '../../sidecar/policies/api-key.js';
+import { keyHashes } from '../support/api-key.js';
 
 describe('detour proxy: routing, policies and answers', function () {
   this.timeout(30_000);
@@ -42,7 +42,7 @@ describe('detour proxy: routing, policies and answers', function () {
         tableResource(
           'locked',
           [{ host: 'locked.locked', path: '/', upstreams: [a] }],
-          [sha256Hex('s3cret')],
+          keyHashes('s3cret'),
         ),
       ],
     });

@@ -46,6 +46,14 @@ const table = RouteTable.fromResources(
         }),
       ],
       secrets: [apiKeySecret('keyed', { 'private-api-key': 'k' })],
+      hostGrants: [
+        {
+          apiVersion: 'detour.dev/v1alpha1',
+          kind: 'HostGrant',
+          metadata: { name: 'keyed-example' },
+          spec: { namespaces: ['keyed', 'later'], hosts: ['keyed.example'] },
+        },
+      ],
     },
     config,
   ),
