@@ -1,5 +1,13 @@
-import type { KubeConfig, V1Pod, V1Secret } from '@kubernetes/client-node';
+import type { KubeConfig, V1Namespace, V1Pod, V1Secret } from '@kubernetes/client-node';
 import { compile } from '../shared/compile.js';
+import { apiKeyInputs } from '../shared/compile/api-keys.js';
+import { ApiKeyHasher } from '../shared/api-key-hash.js';
+import {
+  HOST_GRANT_GROUP,
+  HOST_GRANT_PLURAL,
+  HOST_GRANT_VERSION,
+  type HostGrantResource,
+} from '../shared/host-grant.js';
 import { errorMessage } from '../shared/errors.js';
 import { PLANE_LABEL } from '../shared/labels.js';
 import type { Logger } from '../shared/logger.js';
@@ -15,6 +23,14 @@ import { backoffDelay, DEFAULT_WATCH_KNOBS, type WatchKnobs } from '../shared/ku
 import { ControllerMetrics } from './controller-metrics.js';
 import { Debouncer } from './debouncer.js';
 import { RouteTableWriter, type WriteResult } from './route-table-writer.js';
+
+/** What the controller does with each of its informers, whatever their object type. */
+interface Watched {
+  readonly synced: Promise<void>;
+  start(): void;
+  stop(): Promise<void>;
+  onEvent(handler: () => void): () => void;
+}
 
 /** At most this many new conflicts/skipped entries are logged per reconcile. */
 const MAX_PROBLEM_LINES = 20;
@@ -32,7 +48,7 @@ export interface ControllerOptions {
 }
 
 /**
- * Pods + Secrets -> RouteTables for one plane.
+ * Pods + Secrets + HostGrants + Namespaces -> RouteTables for one plane.
  *
  * Every reconcile compiles the whole of the informers' caches, never a batch of events:
  * the seed router decided per event whether to reload, and a later event of the same
@@ -52,7 +68,11 @@ export class Controller {
   readonly metrics: ControllerMetrics;
   private readonly pods: ResilientInformer<V1Pod & KubeObjectLike>;
   private readonly secrets: ResilientInformer<V1Secret & KubeObjectLike>;
+  private readonly hostGrants: ResilientInformer<HostGrantResource & KubeObjectLike>;
+  private readonly namespaces: ResilientInformer<V1Namespace & KubeObjectLike>;
   private readonly tables: ResilientInformer<RouteTableResource>;
+  /** scrypt is slow on purpose: hashes are memoized across reconciles (bounded). */
+  private readonly hasher = new ApiKeyHasher();
   private readonly writer: RouteTableWriter;
   private readonly debouncer: Debouncer;
   private readonly knobs: WatchKnobs;
@@ -87,6 +107,20 @@ export class Controller {
       fieldSelector: `metadata.name=${config.apiKeySecretName}`,
       hooks: this.metrics.informerHooks('secrets'),
     });
+    // Who may claim a host (shared/compile/host-claims.ts): the grants, and the namespace
+    // labels their namespaceSelectors read. Both are small, cluster-scoped lists.
+    this.hostGrants = new ResilientInformer({
+      ...common,
+      name: 'hostgrants',
+      path: `/apis/${HOST_GRANT_GROUP}/${HOST_GRANT_VERSION}/${HOST_GRANT_PLURAL}`,
+      hooks: this.metrics.informerHooks('hostgrants'),
+    });
+    this.namespaces = new ResilientInformer({
+      ...common,
+      name: 'namespaces',
+      path: '/api/v1/namespaces',
+      hooks: this.metrics.informerHooks('namespaces'),
+    });
     // Watching our own output lets a reconcile compare instead of blindly writing, and
     // repairs a table someone edited or deleted by hand.
     this.tables = new ResilientInformer({
@@ -104,24 +138,32 @@ export class Controller {
       options.debounceMs ?? 250,
       options.maxDelayMs ?? 1_000,
     );
-    for (const informer of [this.pods, this.secrets, this.tables]) {
+    for (const informer of this.informers()) {
       informer.onEvent(() => {
         if (this.started) this.debouncer.trigger();
       });
     }
   }
 
+  private informers(): Watched[] {
+    return [this.pods, this.secrets, this.hostGrants, this.namespaces, this.tables];
+  }
+
   /** Starts watching; resolves after the first complete sync and reconcile. */
   async start(): Promise<void> {
-    this.pods.start();
-    this.secrets.start();
-    this.tables.start();
-    await Promise.all([this.pods.synced, this.secrets.synced, this.tables.synced]);
+    for (const informer of this.informers()) informer.start();
+    await Promise.all(this.informers().map((informer) => informer.synced));
     this.started = true;
     await this.reconcileNow();
     this.isReady = true;
     this.options.logger.info(
-      { plane: this.options.config.plane, pods: this.pods.size, secrets: this.secrets.size },
+      {
+        plane: this.options.config.plane,
+        pods: this.pods.size,
+        secrets: this.secrets.size,
+        hostGrants: this.hostGrants.size,
+        hostPolicy: this.options.config.hostPolicy,
+      },
       'controller synced',
     );
   }
@@ -130,7 +172,7 @@ export class Controller {
     this.stopped = true;
     this.debouncer.cancel();
     clearTimeout(this.retryTimer);
-    await Promise.all([this.pods.stop(), this.secrets.stop(), this.tables.stop()]);
+    await Promise.all(this.informers().map((informer) => informer.stop()));
     await this.inFlight;
   }
 
@@ -175,8 +217,21 @@ export class Controller {
     const { config, logger } = this.options;
     let result: WriteResult;
     try {
+      const secrets = this.secrets.list();
+      // New or changed keys are hashed on the thread pool first, so the synchronous
+      // compile finds every hash memoized and the event loop never runs scrypt.
+      await this.hasher.prepare(apiKeyInputs(secrets, config));
       const endTimer = this.metrics.compileSeconds.startTimer();
-      const desired = compile({ pods: this.pods.list(), secrets: this.secrets.list() }, config);
+      const desired = compile(
+        {
+          pods: this.pods.list(),
+          secrets,
+          hostGrants: this.hostGrants.list(),
+          namespaces: this.namespaces.list(),
+        },
+        config,
+        this.hasher,
+      );
       endTimer();
       this.metrics.compiles.inc();
       this.metrics.tables.set(desired.length);
