@@ -2,7 +2,11 @@ import { z } from 'zod';
 import type { Plane } from './plane-config.js';
 import type { LabelSelector } from './label-selector.js';
 import { schemaProblem } from './schema-problem.js';
-import { ROUTE_TABLE_API_VERSION, ROUTE_TABLE_GROUP } from './route-table-resource.js';
+import {
+  ROUTE_TABLE_API_VERSION,
+  ROUTE_TABLE_GROUP,
+  ROUTE_TABLE_VERSION,
+} from './route-table-resource.js';
 
 /**
  * The HostGrant custom resource (detour.dev/v1alpha1, cluster-scoped): lets namespaces
@@ -18,6 +22,7 @@ export const HOST_GRANT_KIND = 'HostGrant';
 export const HOST_GRANT_PLURAL = 'hostgrants';
 export const HOST_GRANT_API_VERSION = ROUTE_TABLE_API_VERSION;
 export const HOST_GRANT_GROUP = ROUTE_TABLE_GROUP;
+export const HOST_GRANT_VERSION = ROUTE_TABLE_VERSION;
 
 export interface HostGrantSpec {
   /** Namespaces, by name, that may claim `hosts`. */
