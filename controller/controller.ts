@@ -6,7 +6,7 @@ import {
   HOST_GRANT_GROUP,
   HOST_GRANT_PLURAL,
   HOST_GRANT_VERSION,
-  type HostGrantResource,
+  parseHostGrant,
 } from '../shared/host-grant.js';
 import { errorMessage } from '../shared/errors.js';
 import { PLANE_LABEL } from '../shared/labels.js';
@@ -68,7 +68,8 @@ export class Controller {
   readonly metrics: ControllerMetrics;
   private readonly pods: ResilientInformer<V1Pod & KubeObjectLike>;
   private readonly secrets: ResilientInformer<V1Secret & KubeObjectLike>;
-  private readonly hostGrants: ResilientInformer<HostGrantResource & KubeObjectLike>;
+  /** Unchecked objects: the compiler and reportInvalidGrants check each against the schema. */
+  private readonly hostGrants: ResilientInformer<KubeObjectLike>;
   private readonly namespaces: ResilientInformer<V1Namespace & KubeObjectLike>;
   private readonly tables: ResilientInformer<RouteTableResource>;
   /** scrypt is slow on purpose: hashes are memoized across reconciles (bounded). */
@@ -85,6 +86,7 @@ export class Controller {
   private retryTimer: NodeJS.Timeout | undefined;
   private lastWrite: WriteResult | undefined;
   private problems = new Set<string>();
+  private invalidGrants = new Set<string>();
 
   constructor(private readonly options: ControllerOptions) {
     const { kubeConfig, config, logger } = options;
@@ -236,6 +238,7 @@ export class Controller {
       this.metrics.compiles.inc();
       this.metrics.tables.set(desired.length);
       this.reportProblems(desired);
+      this.reportInvalidGrants();
       result = await this.writer.write(desired, this.tables.list());
     } catch (err) {
       logger.error({ err: errorMessage(err) }, 'reconcile failed');
@@ -274,6 +277,28 @@ export class Controller {
       }
     }
     this.problems = seen;
+  }
+
+  /**
+   * A HostGrant the CRD should have refused (applied before the CRD was, or edited with
+   * validation off) grants nothing; say so once per version of it.
+   */
+  private reportInvalidGrants(): void {
+    const seen = new Set<string>();
+    for (const grant of this.hostGrants.list()) {
+      const parsed = parseHostGrant(grant);
+      if (parsed.ok) continue;
+      const name = grant.metadata?.name ?? '';
+      const key = `${name}@${grant.metadata?.resourceVersion ?? ''}`;
+      seen.add(key);
+      if (!this.invalidGrants.has(key)) {
+        this.options.logger.warn(
+          { hostGrant: name, problem: parsed.problem },
+          'HostGrant ignored: it does not match the schema, so it grants nothing',
+        );
+      }
+    }
+    this.invalidGrants = seen;
   }
 
   /** Failed writes are retried with backoff even when no new event comes. */

@@ -245,6 +245,23 @@ describe('controller + kube source + proxy (through the API-server double)', fun
       'api.example.com refused again',
     );
     expect(await refused()).to.deep.equal(['api.example.com']);
+
+    // The double does not validate against the CRD: an invalid grant grants nothing, and
+    // the controller says why, once.
+    await stack.client.createHostGrant('with-port', {
+      namespaces: ['shop'],
+      hosts: ['api.example.com:443'],
+    });
+    await eventually(
+      () =>
+        stack.controllerLog.records().some((r) => r.hostGrant === 'with-port') ? true : undefined,
+      'the invalid grant is logged',
+    );
+    await stack.controller.reconcileNow();
+    const logged = stack.controllerLog.records().filter((r) => r.hostGrant === 'with-port');
+    expect(logged).to.have.length(1);
+    expect(logged[0]?.problem).to.match(/^spec\.hosts\.0/);
+    expect(stack.source.table?.hasHost('api.example.com')).to.equal(false);
   });
 
   it('follows Namespace labels for a HostGrant namespaceSelector', async () => {
