@@ -38,6 +38,18 @@ describe('controller + kube source + proxy (through the API-server double)', fun
     );
   }
 
+  /** A routable pod `web-1` in `namespace` served by `u`, claiming `hosts` on `/`. */
+  async function webPod(u: TestUpstream, hosts: string, namespace = 'shop'): Promise<void> {
+    await stack.client.createPod({
+      namespace,
+      name: 'web-1',
+      ip: u.host,
+      ports: [u.port],
+      hosts,
+      paths: `${u.port}:/`,
+    });
+  }
+
   function endpointCount(host: string, path: string): number {
     const match = stack.source.table?.match(host, path);
     return match?.kind === 'route' ? match.route.endpoints.length : 0;
@@ -212,14 +224,7 @@ describe('controller + kube source + proxy (through the API-server double)', fun
 
   it('follows HostGrants: a grant added lets the claim route, removed refuses it again', async () => {
     const a = await upstream('a1', '127.0.0.11');
-    await stack.client.createPod({
-      namespace: 'shop',
-      name: 'web-1',
-      ip: a.host,
-      ports: [a.port],
-      hosts: 'web.shop api.example.com',
-      paths: `${a.port}:/`,
-    });
+    await webPod(a, 'web.shop api.example.com');
     await until('web.shop', '/', 'a1');
     // Refused: not routed (the sidecar passes an unknown host through), and reported.
     expect(stack.source.table?.hasHost('api.example.com')).to.equal(false);
@@ -271,14 +276,7 @@ describe('controller + kube source + proxy (through the API-server double)', fun
       namespaceSelector: { matchLabels: { team: 'web' } },
       hosts: ['*.partners.example'],
     });
-    await stack.client.createPod({
-      namespace: 'shop',
-      name: 'web-1',
-      ip: a.host,
-      ports: [a.port],
-      hosts: 'web.shop a.partners.example',
-      paths: `${a.port}:/`,
-    });
+    await webPod(a, 'web.shop a.partners.example');
     await until('web.shop', '/', 'a1');
     expect(stack.source.table?.hasHost('a.partners.example')).to.equal(false);
     await stack.client.putNamespace('shop', { team: 'web' });

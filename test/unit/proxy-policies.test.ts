@@ -11,8 +11,10 @@ import { PolicyPipeline, type Policy, type PolicyRequest } from '../../sidecar/p
 import { scanRequestHeaders } from '../../sidecar/hop-headers.js';
 import { RouteTable, type Route } from '../../sidecar/route-table.js';
 import { answerBody } from '../../sidecar/error-response.js';
+import type { RouteTableSpec } from '../../shared/route-table-resource.js';
 
-function routeWithKeys(keys: string[]): Route {
+/** The route `a.ns/` of a table whose key fields are `keys`. */
+function routeWith(keys: Pick<RouteTableSpec, 'apiKeyHashes' | 'apiKeySha256'>): Route {
   const table = RouteTable.fromResources([
     {
       apiVersion: 'detour.dev/v1alpha1',
@@ -20,7 +22,7 @@ function routeWithKeys(keys: string[]): Route {
       metadata: { name: 'detour-private', namespace: 'ns' },
       spec: {
         plane: 'private',
-        apiKeyHashes: keyHashes(...keys),
+        ...keys,
         routes: [{ host: 'a.ns', path: '/', claimedAt: '2024-01-01T00:00:00Z', endpoints: [] }],
       },
     },
@@ -28,6 +30,10 @@ function routeWithKeys(keys: string[]): Route {
   const match = table.match('a.ns', '/');
   if (match.kind !== 'route') throw new Error('no route');
   return match.route;
+}
+
+function routeWithKeys(keys: string[]): Route {
+  return routeWith({ apiKeyHashes: keyHashes(...keys) });
 }
 
 function request(route: Route, raw: string[]): PolicyRequest {
@@ -103,22 +109,10 @@ describe('policies', () => {
   });
 
   it('api-key: refuses every key on a table with SHA-256 digests only (fails closed)', async () => {
-    const legacy = RouteTable.fromResources([
-      {
-        apiVersion: 'detour.dev/v1alpha1',
-        kind: 'RouteTable',
-        metadata: { name: 'detour-private', namespace: 'ns' },
-        spec: {
-          plane: 'private',
-          apiKeySha256: [createHash('sha256').update('k').digest('hex')],
-          routes: [{ host: 'a.ns', path: '/', claimedAt: '2024-01-01T00:00:00Z', endpoints: [] }],
-        },
-      },
-    ]).match('a.ns', '/');
-    if (legacy.kind !== 'route') throw new Error('no route');
-    expect(
-      await new ApiKeyPolicy().check(request(legacy.route, ['x-routing-api-key', 'k'])),
-    ).to.include({ code: 'DETOUR_E_API_KEY' });
+    const legacy = routeWith({ apiKeySha256: [createHash('sha256').update('k').digest('hex')] });
+    expect(await new ApiKeyPolicy().check(request(legacy, ['x-routing-api-key', 'k']))).to.include({
+      code: 'DETOUR_E_API_KEY',
+    });
   });
 
   it('body-size: refuses a declared length over the limit up front, 0 disables', () => {
