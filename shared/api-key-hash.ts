@@ -75,6 +75,11 @@ export class ApiKeyHasher {
     this.#memo = new BoundedCache(maxEntries);
   }
 
+  /** Hashes memoized (at most `maxEntries`). */
+  get size(): number {
+    return this.#memo.size;
+  }
+
   hash(value: string, salt: Buffer): ApiKeyHash {
     const key = memoKey(value, salt);
     const known = this.#memo.get(key);
