@@ -50,18 +50,21 @@ export function hostClaimPolicy(input: HostClaimInput, config: PlaneConfig): Hos
 
 /** Stable text: tests, logs and `RouteTable.status.skipped` quote it. */
 export function refusalReason(namespace: string, config: PlaneConfig): string {
-  const own = [namespace, `${namespace}.svc`, `${namespace}.svc.${config.clusterDomain}`];
+  const own = ownSuffixes(namespace, config.clusterDomain).map((suffix) => `*${suffix}`);
   return (
-    `host not claimable by namespace ${namespace}: not under ${own.map((o) => `*.${o}`).join(', ')}` +
+    `host not claimable by namespace ${namespace}: not under ${own.join(', ')}` +
     ` and no HostGrant gives it to ${namespace} in the ${config.plane} plane`
   );
 }
 
 export function ownsHost(namespace: string, host: string, clusterDomain: string): boolean {
   if (isIPv4(host)) return false;
-  return [namespace, `${namespace}.svc`, `${namespace}.svc.${clusterDomain}`].some((own) =>
-    host.endsWith(`.${own}`),
-  );
+  return ownSuffixes(namespace, clusterDomain).some((suffix) => host.endsWith(suffix));
+}
+
+/** `.N`, `.N.svc`, `.N.svc.<cluster domain>`: at least one label must come before. */
+function ownSuffixes(namespace: string, clusterDomain: string): string[] {
+  return [`.${namespace}`, `.${namespace}.svc`, `.${namespace}.svc.${clusterDomain}`];
 }
 
 /** The hosts a namespace was granted: exact names and `*.suffix` suffixes (with the dot). */
