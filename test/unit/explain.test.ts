@@ -73,6 +73,7 @@ describe('explain', () => {
     expect(e.route).to.deep.include({
       id: 'my-application.my-namespace/nodejs',
       namespace: 'my-namespace',
+      enforcedAt: 'caller', // the pods' status says nothing about inbound enforcement
     });
     expect(e.route?.endpoints).to.deep.equal([
       { key: '127.0.0.11:3000', pod: 'a1' },
