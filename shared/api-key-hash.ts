@@ -15,8 +15,9 @@ import type { ApiKeyHash } from './route-table-resource.js';
  *
  * N = 2^14, r = 8: 16 MiB and tens of milliseconds per guess. The floor of OWASP's
  * scrypt row (https://cheatsheetseries.owasp.org/cheatsheets/Password_Storage_Cheat_Sheet.html#scrypt)
- * is N = 2^17; a proxy verifies a new key on the request path in a 128 MiB container,
- * so detour takes the cost that fits there. Keys are machine-made: use long random ones.
+ * is N = 2^17 (128 MiB per verification); a sidecar idles at about 80 MB and verifies
+ * new keys on the request path (two at a time: 32 MiB more at peak), so detour takes the
+ * cost that fits there. Keys are machine-made: use long random ones.
  */
 export const SCRYPT_PARAMS = { n: 2 ** 14, r: 8, p: 1 } as const;
 export const HASH_BYTES = 32;
