@@ -17,9 +17,10 @@ const USAGE = `usage: detour controller [flags]
   --debounce MS            quiet period before a reconcile (default 250)
   --max-delay MS           longest wait under a constant stream of events (default 1000)
 
-Watches Pods (ROUTABLE_LABEL_SELECTOR, all namespaces) and the API-key Secret
-(API_KEY_SECRET_LOCATION) and server-side applies one RouteTable per namespace.
-Routing knobs come from the environment (HOSTS_ANNOTATION, ...), watch knobs from
+Watches Pods (ROUTABLE_LABEL_SELECTOR, all namespaces), the API-key Secret
+(API_KEY_SECRET_LOCATION), HostGrants and Namespaces (who may claim which host:
+DETOUR_HOST_POLICY, DETOUR_CLUSTER_DOMAIN) and server-side applies one RouteTable per
+namespace. Routing knobs come from the environment (HOSTS_ANNOTATION, ...), watch knobs from
 DETOUR_WATCH_* (README, "Controller and RouteTables"). The API server is KUBECONFIG's,
 else the pod's ServiceAccount.
 `;

@@ -1,5 +1,13 @@
-import type { KubeConfig, V1Pod, V1Secret } from '@kubernetes/client-node';
+import type { KubeConfig, V1Namespace, V1Pod, V1Secret } from '@kubernetes/client-node';
 import { compile } from '../shared/compile.js';
+import { apiKeyInputs } from '../shared/compile/api-keys.js';
+import { ApiKeyHasher } from '../shared/api-key-hash.js';
+import {
+  HOST_GRANT_GROUP,
+  HOST_GRANT_PLURAL,
+  HOST_GRANT_VERSION,
+  parseHostGrant,
+} from '../shared/host-grant.js';
 import { errorMessage } from '../shared/errors.js';
 import { PLANE_LABEL } from '../shared/labels.js';
 import type { Logger } from '../shared/logger.js';
@@ -15,6 +23,14 @@ import { backoffDelay, DEFAULT_WATCH_KNOBS, type WatchKnobs } from '../shared/ku
 import { ControllerMetrics } from './controller-metrics.js';
 import { Debouncer } from './debouncer.js';
 import { RouteTableWriter, type WriteResult } from './route-table-writer.js';
+
+/** What the controller does with each of its informers, whatever their object type. */
+interface Watched {
+  readonly synced: Promise<void>;
+  start(): void;
+  stop(): Promise<void>;
+  onEvent(handler: () => void): () => void;
+}
 
 /** At most this many new conflicts/skipped entries are logged per reconcile. */
 const MAX_PROBLEM_LINES = 20;
@@ -32,7 +48,7 @@ export interface ControllerOptions {
 }
 
 /**
- * Pods + Secrets -> RouteTables for one plane.
+ * Pods + Secrets + HostGrants + Namespaces -> RouteTables for one plane.
  *
  * Every reconcile compiles the whole of the informers' caches, never a batch of events:
  * the seed router decided per event whether to reload, and a later event of the same
@@ -52,7 +68,12 @@ export class Controller {
   readonly metrics: ControllerMetrics;
   private readonly pods: ResilientInformer<V1Pod & KubeObjectLike>;
   private readonly secrets: ResilientInformer<V1Secret & KubeObjectLike>;
+  /** Unchecked objects: the compiler and reportInvalidGrants check each against the schema. */
+  private readonly hostGrants: ResilientInformer<KubeObjectLike>;
+  private readonly namespaces: ResilientInformer<V1Namespace & KubeObjectLike>;
   private readonly tables: ResilientInformer<RouteTableResource>;
+  /** scrypt is slow on purpose: hashes are memoized across reconciles (bounded). */
+  private readonly hasher = new ApiKeyHasher();
   private readonly writer: RouteTableWriter;
   private readonly debouncer: Debouncer;
   private readonly knobs: WatchKnobs;
@@ -65,6 +86,7 @@ export class Controller {
   private retryTimer: NodeJS.Timeout | undefined;
   private lastWrite: WriteResult | undefined;
   private problems = new Set<string>();
+  private invalidGrants = new Set<string>();
 
   constructor(private readonly options: ControllerOptions) {
     const { kubeConfig, config, logger } = options;
@@ -87,6 +109,20 @@ export class Controller {
       fieldSelector: `metadata.name=${config.apiKeySecretName}`,
       hooks: this.metrics.informerHooks('secrets'),
     });
+    // Who may claim a host (shared/compile/host-claims.ts): the grants, and the namespace
+    // labels their namespaceSelectors read. Both are small, cluster-scoped lists.
+    this.hostGrants = new ResilientInformer({
+      ...common,
+      name: 'hostgrants',
+      path: `/apis/${HOST_GRANT_GROUP}/${HOST_GRANT_VERSION}/${HOST_GRANT_PLURAL}`,
+      hooks: this.metrics.informerHooks('hostgrants'),
+    });
+    this.namespaces = new ResilientInformer({
+      ...common,
+      name: 'namespaces',
+      path: '/api/v1/namespaces',
+      hooks: this.metrics.informerHooks('namespaces'),
+    });
     // Watching our own output lets a reconcile compare instead of blindly writing, and
     // repairs a table someone edited or deleted by hand.
     this.tables = new ResilientInformer({
@@ -104,24 +140,32 @@ export class Controller {
       options.debounceMs ?? 250,
       options.maxDelayMs ?? 1_000,
     );
-    for (const informer of [this.pods, this.secrets, this.tables]) {
+    for (const informer of this.informers()) {
       informer.onEvent(() => {
         if (this.started) this.debouncer.trigger();
       });
     }
   }
 
+  private informers(): Watched[] {
+    return [this.pods, this.secrets, this.hostGrants, this.namespaces, this.tables];
+  }
+
   /** Starts watching; resolves after the first complete sync and reconcile. */
   async start(): Promise<void> {
-    this.pods.start();
-    this.secrets.start();
-    this.tables.start();
-    await Promise.all([this.pods.synced, this.secrets.synced, this.tables.synced]);
+    for (const informer of this.informers()) informer.start();
+    await Promise.all(this.informers().map((informer) => informer.synced));
     this.started = true;
     await this.reconcileNow();
     this.isReady = true;
     this.options.logger.info(
-      { plane: this.options.config.plane, pods: this.pods.size, secrets: this.secrets.size },
+      {
+        plane: this.options.config.plane,
+        pods: this.pods.size,
+        secrets: this.secrets.size,
+        hostGrants: this.hostGrants.size,
+        hostPolicy: this.options.config.hostPolicy,
+      },
       'controller synced',
     );
   }
@@ -130,7 +174,7 @@ export class Controller {
     this.stopped = true;
     this.debouncer.cancel();
     clearTimeout(this.retryTimer);
-    await Promise.all([this.pods.stop(), this.secrets.stop(), this.tables.stop()]);
+    await Promise.all(this.informers().map((informer) => informer.stop()));
     await this.inFlight;
   }
 
@@ -175,12 +219,26 @@ export class Controller {
     const { config, logger } = this.options;
     let result: WriteResult;
     try {
+      const secrets = this.secrets.list();
+      // New or changed keys are hashed on the thread pool first, so the synchronous
+      // compile finds every hash memoized and the event loop never runs scrypt.
+      await this.hasher.prepare(apiKeyInputs(secrets, config));
       const endTimer = this.metrics.compileSeconds.startTimer();
-      const desired = compile({ pods: this.pods.list(), secrets: this.secrets.list() }, config);
+      const desired = compile(
+        {
+          pods: this.pods.list(),
+          secrets,
+          hostGrants: this.hostGrants.list(),
+          namespaces: this.namespaces.list(),
+        },
+        config,
+        this.hasher,
+      );
       endTimer();
       this.metrics.compiles.inc();
       this.metrics.tables.set(desired.length);
       this.reportProblems(desired);
+      this.reportInvalidGrants();
       result = await this.writer.write(desired, this.tables.list());
     } catch (err) {
       logger.error({ err: errorMessage(err) }, 'reconcile failed');
@@ -219,6 +277,28 @@ export class Controller {
       }
     }
     this.problems = seen;
+  }
+
+  /**
+   * A HostGrant the CRD should have refused (applied before the CRD was, or edited with
+   * validation off) grants nothing; say so once per version of it.
+   */
+  private reportInvalidGrants(): void {
+    const seen = new Set<string>();
+    for (const grant of this.hostGrants.list()) {
+      const parsed = parseHostGrant(grant);
+      if (parsed.ok) continue;
+      const name = grant.metadata?.name ?? '';
+      const key = `${name}@${grant.metadata?.resourceVersion ?? ''}`;
+      seen.add(key);
+      if (!this.invalidGrants.has(key)) {
+        this.options.logger.warn(
+          { hostGrant: name, problem: parsed.problem },
+          'HostGrant ignored: it does not match the schema, so it grants nothing',
+        );
+      }
+    }
+    this.invalidGrants = seen;
   }
 
   /** Failed writes are retried with backoff even when no new event comes. */

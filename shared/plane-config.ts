@@ -23,7 +23,17 @@ export interface PlaneConfig {
   clientMaxBodySize: number;
   /** PORT: where the gateway listens (the seed's nginx port). */
   port: number;
+  /**
+   * DETOUR_HOST_POLICY: `scoped` (default) lets a namespace claim only its own hosts and
+   * those a HostGrant gives it; `open` is the seed's rule (any host, oldest claim wins).
+   */
+  hostPolicy: HostPolicy;
+  /** DETOUR_CLUSTER_DOMAIN (default `cluster.local`): the tail of `<ns>.svc.<domain>`. */
+  clusterDomain: string;
 }
+
+export type HostPolicy = 'scoped' | 'open';
+const HOST_POLICIES: readonly HostPolicy[] = ['scoped', 'open'];
 
 const DEFAULTS: Record<Plane, { hosts: string; paths: string; secret: string }> = {
   private: { hosts: 'privateHosts', paths: 'privatePaths', secret: 'routing:private-api-key' },
@@ -101,6 +111,20 @@ export function loadPlaneConfig(plane: Plane, env: Env = process.env): PlaneConf
     throw new BadKnobError('PORT', rawPort, 'expected a TCP port, 1-65535');
   }
 
+  const hostPolicy = knob('DETOUR_HOST_POLICY', 'scoped');
+  if (!HOST_POLICIES.includes(hostPolicy as HostPolicy)) {
+    throw new BadKnobError('DETOUR_HOST_POLICY', hostPolicy, 'expected scoped or open');
+  }
+  // The kubelet's --cluster-domain; a trailing dot (fully qualified) is dropped.
+  const clusterDomain = knob('DETOUR_CLUSTER_DOMAIN', 'cluster.local').replace(/\.$/, '');
+  if (clusterDomain.length > 253 || !DNS_SUBDOMAIN.test(clusterDomain)) {
+    throw new BadKnobError(
+      'DETOUR_CLUSTER_DOMAIN',
+      clusterDomain,
+      'not a DNS name (lower-case labels of a-z, 0-9 and -), e.g. cluster.local',
+    );
+  }
+
   return {
     plane,
     routableSelector,
@@ -112,6 +136,8 @@ export function loadPlaneConfig(plane: Plane, env: Env = process.env): PlaneConf
     apiKeyHeader: apiKeyHeader.toLowerCase(),
     clientMaxBodySize,
     port,
+    hostPolicy: hostPolicy as HostPolicy,
+    clusterDomain,
   };
 }
 

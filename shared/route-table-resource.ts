@@ -4,7 +4,7 @@ import type { RoutePolicy } from './api-policy.js';
 /**
  * The RouteTable custom resource (detour.dev/v1alpha1): what the controller compiles
  * from Pods and Secrets, one object per namespace and plane, and what every proxy
- * watches. It holds no secret: API keys travel as SHA-256 digests.
+ * watches. It holds no secret: API keys travel as salted scrypt hashes.
  *
  * manifests/base/crd.yaml is the schema the API server enforces for this shape.
  */
@@ -39,14 +39,47 @@ export interface RouteSpec {
   endpoints: RouteEndpoint[];
   /** The ApiPolicy that applies to this route, compiled inline (absent: none). */
   policy?: RoutePolicy;
+  /**
+   * Who checks the namespace's policies (the API key): `destination` when every endpoint
+   * pod's own sidecar enforces inbound on the endpoint's port (its `detour.dev/status`
+   * says so), else `caller` (DESIGN.md "Enforce at the destination"). Tables written
+   * before this field count as `caller`.
+   */
+  enforcedAt?: EnforcedAt;
+}
+
+export type EnforcedAt = 'destination' | 'caller';
+
+/**
+ * One accepted API-key header value as a salted scrypt hash (shared/api-key-hash.ts,
+ * docs/adr/0007-api-key-hash.md); the parameters travel with it so they can change.
+ */
+export interface ApiKeyHash {
+  algorithm: 'scrypt';
+  /** CPU/memory cost (a power of two), block size and parallelism (RFC 7914, section 2). */
+  n: number;
+  r: number;
+  p: number;
+  /** Base64, unique per Secret. */
+  salt: string;
+  /** Base64 of the derived key. */
+  hash: string;
 }
 
 export interface RouteTableSpec {
   plane: Plane;
   /**
-   * Hex SHA-256 digests of the accepted API-key header values: the Secret's `.data`
+   * Salted scrypt hashes of the accepted API-key header values: the Secret's `.data`
    * string (base64, as the seed compared it) and the decoded plain value. Absent or empty
    * when the namespace has no API-key Secret.
+   */
+  apiKeyHashes?: ApiKeyHash[];
+  /**
+   * Deprecated (tables of detour 0.1 carried hex SHA-256 digests of the key here). The
+   * compiler now writes one all-zero value, which no key hashes to, beside
+   * `apiKeyHashes`: a 0.1 proxy still reading this field then refuses every key instead
+   * of letting calls through unchecked during an upgrade. A proxy of this version
+   * treats the field as "a key is required" and verifies only `apiKeyHashes`.
    */
   apiKeySha256?: string[];
   routes: RouteSpec[];

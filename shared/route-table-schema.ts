@@ -5,6 +5,7 @@ import {
   ROUTE_TABLE_KIND,
   type RouteTableResource,
 } from './route-table-resource.js';
+import { schemaProblem } from './schema-problem.js';
 
 /**
  * A RouteTable read from outside (a hand-written object in a `file:` source, or anything
@@ -24,7 +25,30 @@ const route = z.object({
   claimedAt: z.string(),
   endpoints: z.array(endpoint),
   policy: routePolicySchema.optional(),
+  enforcedAt: z.enum(['destination', 'caller']).optional(),
 });
+
+/**
+ * Bounded so that a table cannot make a proxy spend more than 64 MiB or a second on one
+ * verification (scrypt's memory is 128 * n * r bytes: https://www.rfc-editor.org/rfc/rfc7914#section-2).
+ */
+export const SCRYPT_LIMITS = { maxN: 2 ** 17, maxR: 16, maxP: 4, maxMemory: 64 * 1024 * 1024 };
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+const apiKeyHash = z
+  .object({
+    algorithm: z.literal('scrypt'),
+    n: z
+      .number()
+      .int()
+      .min(2)
+      .max(SCRYPT_LIMITS.maxN)
+      .refine((n) => (n & (n - 1)) === 0, 'n must be a power of two'),
+    r: z.number().int().min(1).max(SCRYPT_LIMITS.maxR),
+    p: z.number().int().min(1).max(SCRYPT_LIMITS.maxP),
+    salt: z.string().min(1).max(256).regex(BASE64),
+    hash: z.string().min(1).max(256).regex(BASE64),
+  })
+  .refine((h) => 128 * h.n * h.r <= SCRYPT_LIMITS.maxMemory, 'n * r needs more than 64 MiB');
 
 const skipped = z.object({
   namespace: z.string(),
@@ -54,6 +78,7 @@ export const routeTableSchema = z.object({
   }),
   spec: z.object({
     plane: z.enum(['private', 'public']),
+    apiKeyHashes: z.array(apiKeyHash).max(16).optional(),
     apiKeySha256: z.array(z.string().regex(/^[0-9a-f]{64}$/)).optional(),
     routes: z.array(route),
   }),
@@ -67,11 +92,7 @@ export type ParseResult = { ok: true; value: RouteTableResource } | { ok: false;
 /** Checks one object; `problem` names the first bad field, e.g. `spec.routes.0.path: ...`. */
 export function parseRouteTable(object: unknown): ParseResult {
   const result = routeTableSchema.safeParse(object);
-  if (result.success) return { ok: true, value: result.data };
-  const issue = result.error.issues[0];
-  const where = issue === undefined ? '' : issue.path.map(String).join('.');
-  return {
-    ok: false,
-    problem: `${where === '' ? '(object)' : where}: ${issue?.message ?? 'invalid'}`,
-  };
+  return result.success
+    ? { ok: true, value: result.data }
+    : { ok: false, problem: schemaProblem(result.error) };
 }

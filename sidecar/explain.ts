@@ -1,5 +1,6 @@
 import { hostKey, type RouteTable } from './route-table.js';
 import { normalisePath, segmentPrefixes } from '../shared/path-prefix.js';
+import type { EnforcedAt } from '../shared/route-table-resource.js';
 
 /**
  * `detour routes --explain URL` and admin `GET /routes/explain?url=`: which route,
@@ -41,6 +42,8 @@ export interface Explanation {
     path: string;
     namespace: string;
     claimedAt: string;
+    /** Who checks the policies (the caller's sidecar or the destination's). */
+    enforcedAt: EnforcedAt;
     endpoints: { key: string; pod: string }[];
   };
   policies?: {
@@ -113,7 +116,7 @@ export function explain(table: RouteTable, url: string, options: ExplainOptions)
     }
   }
   const policies = {
-    apiKey: { required: route.apiKeySha256.length > 0, header: options.apiKeyHeader },
+    apiKey: { required: route.apiKeyRequired, header: options.apiKeyHeader },
     clientMaxBodySize: options.clientMaxBodySize,
   };
   reasons.push(
@@ -132,6 +135,7 @@ export function explain(table: RouteTable, url: string, options: ExplainOptions)
     path: route.path,
     namespace: route.namespace,
     claimedAt: route.claimedAt,
+    enforcedAt: route.enforcedAt,
     endpoints: route.endpoints.map((e) => ({ key: e.key, pod: e.pod })),
   };
   if (route.endpoints.length === 0) {

@@ -116,6 +116,14 @@ function checkRoute(
   facts: RequestFacts,
   route: Route,
 ): Decision | Promise<Decision> {
+  // Enforce once, as close to the destination as possible: when every endpoint's own
+  // sidecar checks inbound, the caller's sidecar only routes, and the key header goes
+  // on for the destination to check. The gateway always enforces.
+  if (ctx.mode === 'sidecar' && route.enforcedAt === 'destination') {
+    const key = facts.scanned.apiKey;
+    if (key !== undefined) facts.scanned.forward.push(ctx.apiKeyHeader, key);
+    return afterPolicies(ctx, route, undefined);
+  }
   const verdict = runPolicies(ctx, facts, route);
   if (verdict instanceof Promise) return verdict.then((v) => afterPolicies(ctx, route, v));
   return afterPolicies(ctx, route, verdict);

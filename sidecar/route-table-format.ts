@@ -4,8 +4,8 @@ import type { RouteTableJSON } from './route-table.js';
 export type RoutesDocument = RouteTableJSON & { source?: string; ready?: boolean };
 
 /**
- * `detour routes` for people: one line per route (host, path, namespace, API key,
- * endpoints), then the skipped entries and conflicts, which are the usual answer to
+ * `detour routes` for people: one line per route (host, path, namespace, API key, where
+ * it is enforced, endpoints), then the skipped entries and conflicts, which are the usual answer to
  * "why does my route not work".
  */
 export function formatRouteTable(doc: RoutesDocument): string {
@@ -23,11 +23,15 @@ export function formatRouteTable(doc: RoutesDocument): string {
       r.path,
       r.namespace,
       r.apiKeyRequired ? 'yes' : 'no',
+      r.enforcedAt,
       r.endpoints.length === 0
         ? '(none: 503)'
         : r.endpoints.map((e) => `${e.key} (${e.pod})`).join(', '),
     ]);
-    lines.push('', ...table(['HOST', 'PATH', 'NAMESPACE', 'API KEY', 'ENDPOINTS'], rows));
+    lines.push(
+      '',
+      ...table(['HOST', 'PATH', 'NAMESPACE', 'API KEY', 'ENFORCED AT', 'ENDPOINTS'], rows),
+    );
   }
   if (doc.skipped.length > 0) {
     lines.push('', `skipped entries (${doc.skipped.length}):`);

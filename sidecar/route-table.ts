@@ -1,4 +1,6 @@
 import type {
+  ApiKeyHash,
+  EnforcedAt,
   RouteConflict,
   RouteTableResource,
   SkippedEntry,
@@ -38,8 +40,16 @@ export interface Route {
   readonly path: string;
   readonly namespace: string;
   readonly endpoints: readonly Endpoint[];
-  /** Hex SHA-256 digests of the accepted API-key header values; empty: no key required. */
-  readonly apiKeySha256: readonly string[];
+  /** The namespace has an API key: the request must carry one of `apiKeyHashes`' values. */
+  readonly apiKeyRequired: boolean;
+  /**
+   * Salted scrypt hashes of the accepted header values (the same frozen array for every
+   * route of a namespace). Empty while `apiKeyRequired`: a table of an older controller
+   * (SHA-256 digests only), which no key passes.
+   */
+  readonly apiKeyHashes: readonly ApiKeyHash[];
+  /** Who checks the policies: the destination's own sidecar, or the caller's. */
+  readonly enforcedAt: EnforcedAt;
   /** When the namespace first claimed host+path (RFC 3339); the oldest claim wins. */
   readonly claimedAt: string;
   /** The ApiPolicy compiled onto this route, if any. */
@@ -51,7 +61,7 @@ export type MatchResult =
   | { kind: 'unknown-host' }
   | { kind: 'unknown-path'; host: string };
 
-/** What admin `GET /routes` serves. API-key digests are not shown, only whether one applies. */
+/** What admin `GET /routes` serves. API-key hashes are not shown, only whether one applies. */
 export interface RouteTableJSON {
   version: number;
   routeCount: number;
@@ -62,6 +72,7 @@ export interface RouteTableJSON {
     namespace: string;
     claimedAt: string;
     apiKeyRequired: boolean;
+    enforcedAt: EnforcedAt;
     endpoints: { ip: string; port: number; pod: string; key: string }[];
   }[];
   skipped: SkippedEntry[];
@@ -159,10 +170,10 @@ export class RouteTable {
     );
     for (const resource of sorted) {
       const namespace = resource.metadata.namespace;
-      const apiKeySha256 = Object.freeze([...(resource.spec.apiKeySha256 ?? [])]);
-      namespaceRoutes.set(namespace, namespaceRoute(namespace, apiKeySha256));
+      const apiKey = apiKeyOf(resource);
+      namespaceRoutes.set(namespace, namespaceRoute(namespace, apiKey));
       for (const spec of resource.spec.routes) {
-        const route = toRoute(namespace, spec, apiKeySha256);
+        const route = toRoute(namespace, spec, apiKey);
         const id = route.id;
         const held = claims.get(id);
         if (held === undefined) {
@@ -210,7 +221,7 @@ export class RouteTable {
    * namespace-wide policies, today its API key. A namespace without a table needs none.
    */
   namespaceRoute(namespace: string): Route {
-    return this.#namespaceRoutes.get(namespace) ?? namespaceRoute(namespace, []);
+    return this.#namespaceRoutes.get(namespace) ?? namespaceRoute(namespace, NO_KEY);
   }
 
   hasHost(host: string): boolean {
@@ -252,7 +263,8 @@ export class RouteTable {
         path: r.path,
         namespace: r.namespace,
         claimedAt: r.claimedAt,
-        apiKeyRequired: r.apiKeySha256.length > 0,
+        apiKeyRequired: r.apiKeyRequired,
+        enforcedAt: r.enforcedAt,
         endpoints: r.endpoints.map((e) => ({ ip: e.ip, port: e.port, pod: e.pod, key: e.key })),
       })),
       skipped: [...this.#skipped],
@@ -262,14 +274,17 @@ export class RouteTable {
 }
 
 /** The pseudo-route `<namespace>/*` that carries a namespace's own policies. */
-function namespaceRoute(namespace: string, apiKeySha256: readonly string[]): Route {
+function namespaceRoute(namespace: string, apiKey: ApiKey): Route {
   return Object.freeze({
     id: `${namespace}/*`,
     host: '*',
     path: '/',
     namespace,
     endpoints: [],
-    apiKeySha256,
+    apiKeyRequired: apiKey.required,
+    apiKeyHashes: apiKey.hashes,
+    // Only ever used by the pod's own sidecar, at the destination.
+    enforcedAt: 'destination',
     claimedAt: '',
     policy: undefined,
   });
@@ -298,10 +313,24 @@ export function endpointKey(ip: string, port: number): string {
   return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
 }
 
+interface ApiKey {
+  required: boolean;
+  hashes: readonly ApiKeyHash[];
+}
+
+/** Any key field makes the key required, so a table this proxy cannot verify fails closed. */
+const NO_KEY: ApiKey = { required: false, hashes: Object.freeze([]) };
+
+function apiKeyOf(resource: RouteTableResource): ApiKey {
+  const hashes = Object.freeze([...(resource.spec.apiKeyHashes ?? [])]);
+  const required = hashes.length > 0 || (resource.spec.apiKeySha256 ?? []).length > 0;
+  return { required, hashes };
+}
+
 function toRoute(
   namespace: string,
   spec: RouteTableResource['spec']['routes'][number],
-  apiKeySha256: readonly string[],
+  apiKey: ApiKey,
 ): Route {
   const host = hostKey(spec.host);
   const path = normalisePath(spec.path);
@@ -322,7 +351,9 @@ function toRoute(
     path,
     namespace,
     endpoints: Object.freeze(endpoints),
-    apiKeySha256,
+    apiKeyRequired: apiKey.required,
+    apiKeyHashes: apiKey.hashes,
+    enforcedAt: spec.enforcedAt ?? 'caller',
     claimedAt: spec.claimedAt,
     policy: spec.policy,
   });
@@ -342,6 +373,9 @@ function mergeRoutes(a: Route, b: Route): Route {
   return Object.freeze({
     ...a,
     endpoints: Object.freeze(dedupeEndpoints([...a.endpoints, ...b.endpoints])),
+    // The pooled endpoints all enforce only when both claims said so.
+    enforcedAt:
+      a.enforcedAt === 'destination' && b.enforcedAt === 'destination' ? a.enforcedAt : 'caller',
     claimedAt: claimTime(b) < claimTime(a) ? b.claimedAt : a.claimedAt,
   });
 }

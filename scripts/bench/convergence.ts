@@ -94,7 +94,7 @@ async function convergence(): Promise<void> {
       name: `pod-${i}`,
       ip: upstream.host,
       ports: [upstream.port],
-      hosts: `svc-${i}.example`,
+      hosts: `svc-${i}.ns-${i % 20}`,
       paths: `${upstream.port}:/`,
       ready: false,
     });
@@ -120,7 +120,7 @@ async function convergence(): Promise<void> {
   const tableSamples: number[] = [];
   const requestSamples: number[] = [];
   for (let i = 0; i < CHANGES; i++) {
-    const host = `svc-${i}.example`;
+    const host = `svc-${i}.ns-${i % 20}`;
     const delivered = new Promise<void>((resolve) => {
       waiter = { host, resolve };
     });
@@ -168,7 +168,7 @@ async function fullSync(): Promise<void> {
   for (let n = 0; n < SYNC_NAMESPACES; n++) {
     for (let p = 0; p < PODS_PER_NAMESPACE; p++) {
       const i = n * PODS_PER_NAMESPACE + p;
-      double.seed(podObject(`ns-${n}`, `pod-${p}`, ipOf(i), `svc-${n}.example`));
+      double.seed(podObject(`ns-${n}`, `pod-${p}`, ipOf(i), `svc-${n}.ns-${n}`));
     }
   }
   const pods = SYNC_NAMESPACES * PODS_PER_NAMESPACE;

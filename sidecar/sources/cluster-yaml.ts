@@ -1,21 +1,26 @@
 import { Composer, LineCounter, Parser, type Document } from 'yaml';
-import type { V1Pod, V1Secret } from '@kubernetes/client-node';
+import type { V1Namespace, V1Pod, V1Secret } from '@kubernetes/client-node';
 import { DetourError } from '../../shared/errors.js';
+import { parseHostGrant, type HostGrantResource } from '../../shared/host-grant.js';
 import { parseRouteTable } from '../../shared/route-table-schema.js';
 import type { RouteTableResource } from '../../shared/route-table-resource.js';
 
 /**
  * A "cluster in a file": multi-document YAML of the objects the controller would read
- * from the API server (Pods with their `status`, Secrets) plus optional ready-made
- * RouteTables. `kubectl get pods,secrets -A -o yaml` output (a `kind: List`) works too.
- * Other kinds (Namespace, Deployment, Service, ...) are ignored, so one file can also
- * be applied to a real cluster.
+ * from the API server (Pods with their `status`, Secrets, Namespaces, HostGrants) plus
+ * optional ready-made RouteTables. `kubectl get pods,secrets -A -o yaml` output (a
+ * `kind: List`) works too. Other kinds (Deployment, Service, ...) are ignored, so one
+ * file can also be applied to a real cluster.
  */
 export interface ClusterObjects {
   pods: V1Pod[];
   secrets: V1Secret[];
+  namespaces: V1Namespace[];
+  hostGrants: HostGrantResource[];
   routeTables: RouteTableResource[];
 }
+
+const KINDS = new Set(['Pod', 'Secret', 'Namespace', 'HostGrant', 'RouteTable']);
 
 /**
  * `source` names the file in errors, e.g. `manifests/examples/seed/cluster.yaml`.
@@ -28,7 +33,13 @@ export function parseClusterYaml(text: string, source: string): ClusterObjects {
   const lineCounter = new LineCounter();
   const parser = new Parser(lineCounter.addNewLine);
   const composer = new Composer({ uniqueKeys: true });
-  const out: ClusterObjects = { pods: [], secrets: [], routeTables: [] };
+  const out: ClusterObjects = {
+    pods: [],
+    secrets: [],
+    namespaces: [],
+    hostGrants: [],
+    routeTables: [],
+  };
   for (const document of composer.compose(parser.parse(text))) {
     const error = document.errors[0];
     if (error !== undefined) {
@@ -61,7 +72,7 @@ function addObject(
     }
     return;
   }
-  if (kind !== 'Pod' && kind !== 'Secret' && kind !== 'RouteTable') return;
+  if (!KINDS.has(kind)) return;
   const metadata = object.metadata;
   if (!isObject(metadata) || typeof metadata.name !== 'string' || metadata.name === '') {
     throw badSource(source, line, `${kind} has no metadata.name`);
@@ -74,6 +85,13 @@ function addObject(
     checkStringMap(object.data, `${name}: data`, source, line);
     checkStringMap(object.stringData, `${name}: stringData`, source, line);
     out.secrets.push(object);
+  } else if (kind === 'Namespace') {
+    checkStringMap(metadata.labels, `${name}: metadata.labels`, source, line);
+    out.namespaces.push(object);
+  } else if (kind === 'HostGrant') {
+    const parsed = parseHostGrant(object);
+    if (!parsed.ok) throw badSource(source, line, `${name}: ${parsed.problem}`);
+    out.hostGrants.push(parsed.value);
   } else {
     const parsed = parseRouteTable(object);
     if (!parsed.ok) throw badSource(source, line, `${name}: ${parsed.problem}`);

@@ -326,9 +326,9 @@ describe('e2e: enforce at the destination (inbound capture, netns, iptables)', f
     );
   });
 
-  // Enabled once the controller marks routes enforcedAt: destination (the caller must then
-  // forward the key instead of stripping it).
-  it.skip('routes an injected caller by plain hostname, logged on both sides with direction', async () => {
+  // The route is enforcedAt: destination (the destination's status says so): the caller's
+  // sidecar forwards the key instead of checking and stripping it; the destination checks.
+  it('routes an injected caller by plain hostname, logged on both sides with direction', async () => {
     const { status, body } = await curl(caller, `http://${HOST}/nodejs/hello`, [
       `X-ROUTING-API-KEY: ${API_KEY}`,
     ]);

@@ -56,7 +56,7 @@ describe('detour controller and detour proxy --source kube (processes, against t
       namespace: 'shop',
       name: 'web-1',
       ip: '127.0.0.31',
-      hosts: 'shop.example',
+      hosts: 'web.shop',
       paths: '8080:/',
     });
   });
@@ -100,7 +100,7 @@ describe('detour controller and detour proxy --source kube (processes, against t
     const routes = (await (await request(`${admin}/routes`)).body.json()) as {
       routes: { id: string }[];
     };
-    expect(routes.routes.map((r) => r.id)).to.deep.equal(['shop.example/']);
+    expect(routes.routes.map((r) => r.id)).to.deep.equal(['web.shop/']);
 
     controller.child.kill('SIGTERM');
     expect(await controller.exited).to.equal(0);

@@ -44,7 +44,7 @@ describe('controller and kube source under the RBAC of manifests/base', function
       namespace: 'shop',
       name: 'web',
       ip: '127.0.0.41',
-      hosts: 'shop.example',
+      hosts: 'web.shop',
       paths: '8080:/',
     });
     await admin.putSecret('shop', 'routing', { 'private-api-key': 'k' });
@@ -68,8 +68,8 @@ describe('controller and kube source under the RBAC of manifests/base', function
       await controller.start();
       await source.start((t) => (table = t));
       await eventually(() => {
-        const match = table?.match('shop.example', '/');
-        return match?.kind === 'route' && match.route.apiKeySha256.length === 2 ? true : undefined;
+        const match = table?.match('web.shop', '/');
+        return match?.kind === 'route' && match.route.apiKeyHashes.length === 2 ? true : undefined;
       }, 'the protected route');
       expect(double.counters.forbidden).to.equal(0);
     } finally {

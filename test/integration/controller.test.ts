@@ -38,6 +38,18 @@ describe('controller + kube source + proxy (through the API-server double)', fun
     );
   }
 
+  /** A routable pod `web-1` in `namespace` served by `u`, claiming `hosts` on `/`. */
+  async function webPod(u: TestUpstream, hosts: string, namespace = 'shop'): Promise<void> {
+    await stack.client.createPod({
+      namespace,
+      name: 'web-1',
+      ip: u.host,
+      ports: [u.port],
+      hosts,
+      paths: `${u.port}:/`,
+    });
+  }
+
   function endpointCount(host: string, path: string): number {
     const match = stack.source.table?.match(host, path);
     return match?.kind === 'route' ? match.route.endpoints.length : 0;
@@ -58,13 +70,13 @@ describe('controller + kube source + proxy (through the API-server double)', fun
       name: 'web-1',
       ip: a.host,
       ports: [a.port],
-      hosts: 'shop.example',
+      hosts: 'web.shop',
       paths: `${a.port}:/api`,
     });
     await stack.client.putSecret('shop', 'routing', { 'private-api-key': 's3cret' });
-    await until('shop.example', '/api/items', 'a1', { 'x-routing-api-key': 's3cret' });
-    expect(await hit('shop.example', '/api/items')).to.equal('403');
-    expect(await hit('shop.example', '/other')).to.equal('404');
+    await until('web.shop', '/api/items', 'a1', { 'x-routing-api-key': 's3cret' });
+    expect(await hit('web.shop', '/api/items')).to.equal('403');
+    expect(await hit('web.shop', '/other')).to.equal('404');
 
     const [table, ...others] = await stack.tables();
     expect(others).to.deep.equal([]);
@@ -74,7 +86,8 @@ describe('controller + kube source + proxy (through the API-server double)', fun
     expect(table?.spec.routes[0]?.endpoints).to.deep.equal([
       { ip: a.host, port: a.port, pod: 'web-1' },
     ]);
-    expect(table?.spec.apiKeySha256).to.have.length(2);
+    expect(table?.spec.apiKeyHashes).to.have.length(2);
+    expect(table?.spec.routes[0]?.enforcedAt).to.equal('caller');
     expect(table?.status).to.deep.include({ skipped: [], conflicts: [] });
     expect(JSON.stringify(table)).to.not.contain('s3cret');
     expect(stack.controller.metrics.registry.getSingleMetric('detour_controller_route_tables')).to
@@ -89,27 +102,27 @@ describe('controller + kube source + proxy (through the API-server double)', fun
       name,
       ip: u.host,
       ports: [8080, u.port],
-      hosts: 'shop.example',
+      hosts: 'web.shop',
       paths: `${u.port}:/`,
     });
     await stack.client.createPod(pod('web-1', a));
-    await until('shop.example', '/', 'a1');
+    await until('web.shop', '/', 'a1');
     await stack.client.createPod(pod('web-2', b));
-    await eventually(() => (endpointCount('shop.example', '/') === 2 ? true : undefined), 'two');
+    await eventually(() => (endpointCount('web.shop', '/') === 2 ? true : undefined), 'two');
     const seen = new Set<string>();
-    for (let i = 0; i < 6; i++) seen.add(await hit('shop.example', '/'));
+    for (let i = 0; i < 6; i++) seen.add(await hit('web.shop', '/'));
     expect([...seen].sort()).to.deep.equal(['a1', 'b1']);
 
     await stack.client.setPodStatus('shop', 'web-1', a.host, false); // not ready
     await eventually(async () => {
-      for (let i = 0; i < 4; i++) if ((await hit('shop.example', '/')) !== 'b1') return undefined;
+      for (let i = 0; i < 4; i++) if ((await hit('web.shop', '/')) !== 'b1') return undefined;
       return true;
     }, 'only b1 while web-1 is not ready');
     await stack.client.deletePod('shop', 'web-2');
     // No ready pod left: the table goes, and the host becomes unknown to the proxy (in
     // sidecar mode an unknown host is passed through to DNS, as without detour).
     await eventually(
-      () => (stack.source.table?.hasHost('shop.example') === false ? true : undefined),
+      () => (stack.source.table?.hasHost('web.shop') === false ? true : undefined),
       'the host gone from the proxy',
     );
     await eventually(
@@ -117,7 +130,7 @@ describe('controller + kube source + proxy (through the API-server double)', fun
       'the table deleted',
     );
     await stack.client.setPodStatus('shop', 'web-1', a.host, true);
-    await until('shop.example', '/', 'a1');
+    await until('web.shop', '/', 'a1');
   });
 
   it('follows an edited paths annotation', async () => {
@@ -127,13 +140,13 @@ describe('controller + kube source + proxy (through the API-server double)', fun
       name: 'web-1',
       ip: a.host,
       ports: [a.port],
-      hosts: 'shop.example',
+      hosts: 'web.shop',
       paths: `${a.port}:/v1`,
     });
-    await until('shop.example', '/v1', 'a1');
+    await until('web.shop', '/v1', 'a1');
     await stack.client.annotatePod('shop', 'web-1', { privatePaths: `${a.port}:/v2` });
-    await until('shop.example', '/v2', 'a1');
-    expect(await hit('shop.example', '/v1')).to.equal('404');
+    await until('web.shop', '/v2', 'a1');
+    expect(await hit('web.shop', '/v1')).to.equal('404');
   });
 
   it('follows the API-key Secret being added, rotated and removed', async () => {
@@ -143,27 +156,31 @@ describe('controller + kube source + proxy (through the API-server double)', fun
       name: 'web-1',
       ip: a.host,
       ports: [a.port],
-      hosts: 'shop.example',
+      hosts: 'web.shop',
       paths: `${a.port}:/`,
     });
-    await until('shop.example', '/', 'a1');
+    await until('web.shop', '/', 'a1');
     await stack.client.putSecret('shop', 'routing', { 'private-api-key': 'one' });
-    await until('shop.example', '/', '403');
-    expect(await hit('shop.example', '/', { 'x-routing-api-key': 'one' })).to.equal('a1');
+    await until('web.shop', '/', '403');
+    expect(await hit('web.shop', '/', { 'x-routing-api-key': 'one' })).to.equal('a1');
     await stack.client.putSecret('shop', 'routing', { 'private-api-key': 'two' });
-    await until('shop.example', '/', 'a1', { 'x-routing-api-key': 'two' });
-    expect(await hit('shop.example', '/', { 'x-routing-api-key': 'one' })).to.equal('403');
+    await until('web.shop', '/', 'a1', { 'x-routing-api-key': 'two' });
+    expect(await hit('web.shop', '/', { 'x-routing-api-key': 'one' })).to.equal('403');
     await stack.client.deleteSecret('shop', 'routing');
-    await until('shop.example', '/', 'a1');
+    await until('web.shop', '/', 'a1');
     // A Secret of another name is not watched at all (RBAC only allows `routing`).
     await stack.client.putSecret('shop', 'unrelated', { 'private-api-key': 'x' });
     await new Promise((r) => setTimeout(r, 300));
-    expect(await hit('shop.example', '/')).to.equal('a1');
+    expect(await hit('web.shop', '/')).to.equal('a1');
   });
 
   it('resolves two namespaces claiming one host: the oldest claim wins, both statuses say so', async () => {
     const old = await upstream('old', '127.0.0.11');
     const young = await upstream('young', '127.0.0.12');
+    await stack.client.createHostGrant('shared', {
+      namespaces: ['zeta', 'alpha'],
+      hosts: ['shared.example'],
+    });
     // "zeta" claims first; the tie-break by name would favour "alpha", so age must decide.
     await stack.client.createPod({
       namespace: 'zeta',
@@ -205,6 +222,72 @@ describe('controller + kube source + proxy (through the API-server double)', fun
     await until('shared.example', '/', 'young');
   });
 
+  it('follows HostGrants: a grant added lets the claim route, removed refuses it again', async () => {
+    const a = await upstream('a1', '127.0.0.11');
+    await webPod(a, 'web.shop api.example.com');
+    await until('web.shop', '/', 'a1');
+    // Refused: not routed (the sidecar passes an unknown host through), and reported.
+    expect(stack.source.table?.hasHost('api.example.com')).to.equal(false);
+    const refused = async (): Promise<string[]> =>
+      (await stack.tables()).flatMap((t) => (t.status?.skipped ?? []).map((s) => s.value));
+    expect(await refused()).to.deep.equal(['api.example.com']);
+    expect(
+      stack.controllerLog
+        .records()
+        .filter((r) => r.msg === 'annotation entry skipped' && r.value === 'api.example.com'),
+    ).to.have.length(1);
+
+    await stack.client.createHostGrant('shop-api', {
+      namespaces: ['shop'],
+      hosts: ['api.example.com'],
+    });
+    await until('api.example.com', '/', 'a1');
+    expect(await refused()).to.deep.equal([]);
+
+    await stack.client.deleteHostGrant('shop-api');
+    await eventually(
+      () => (stack.source.table?.hasHost('api.example.com') === false ? true : undefined),
+      'api.example.com refused again',
+    );
+    expect(await refused()).to.deep.equal(['api.example.com']);
+
+    // The double does not validate against the CRD: an invalid grant grants nothing, and
+    // the controller says why, once.
+    await stack.client.createHostGrant('with-port', {
+      namespaces: ['shop'],
+      hosts: ['api.example.com:443'],
+    });
+    await eventually(
+      () =>
+        stack.controllerLog.records().some((r) => r.hostGrant === 'with-port') ? true : undefined,
+      'the invalid grant is logged',
+    );
+    await stack.controller.reconcileNow();
+    const logged = stack.controllerLog.records().filter((r) => r.hostGrant === 'with-port');
+    expect(logged).to.have.length(1);
+    expect(logged[0]?.problem).to.match(/^spec\.hosts\.0/);
+    expect(stack.source.table?.hasHost('api.example.com')).to.equal(false);
+  });
+
+  it('follows Namespace labels for a HostGrant namespaceSelector', async () => {
+    const a = await upstream('a1', '127.0.0.11');
+    await stack.client.putNamespace('shop', { team: 'ops' });
+    await stack.client.createHostGrant('web-team', {
+      namespaceSelector: { matchLabels: { team: 'web' } },
+      hosts: ['*.partners.example'],
+    });
+    await webPod(a, 'web.shop a.partners.example');
+    await until('web.shop', '/', 'a1');
+    expect(stack.source.table?.hasHost('a.partners.example')).to.equal(false);
+    await stack.client.putNamespace('shop', { team: 'web' });
+    await until('a.partners.example', '/', 'a1');
+    await stack.client.putNamespace('shop', {});
+    await eventually(
+      () => (stack.source.table?.hasHost('a.partners.example') === false ? true : undefined),
+      'a.partners.example refused after the label is gone',
+    );
+  });
+
   it('writes nothing when nothing changed, and two replicas agree without a leader', async () => {
     const a = await upstream('a1', '127.0.0.11');
     await stack.client.createPod({
@@ -212,10 +295,10 @@ describe('controller + kube source + proxy (through the API-server double)', fun
       name: 'web-1',
       ip: a.host,
       ports: [a.port],
-      hosts: 'shop.example',
+      hosts: 'web.shop',
       paths: `${a.port}:/`,
     });
-    await until('shop.example', '/', 'a1');
+    await until('web.shop', '/', 'a1');
     const writes = JSON.stringify(stack.double.counters.writes);
     await stack.controller.reconcileNow();
     expect(JSON.stringify(stack.double.counters.writes)).to.equal(writes);
@@ -238,7 +321,7 @@ describe('controller + kube source + proxy (through the API-server double)', fun
         name: 'web-2',
         ip: b.host,
         ports: [b.port],
-        hosts: 'shop.example',
+        hosts: 'web.shop',
         paths: `${b.port}:/`,
       });
       await stack.client.createPod({
@@ -246,10 +329,10 @@ describe('controller + kube source + proxy (through the API-server double)', fun
         name: 'web-1',
         ip: b.host,
         ports: [b.port],
-        hosts: 'blog.example',
+        hosts: 'web.blog',
         paths: `${b.port}:/`,
       });
-      await until('blog.example', '/', 'b1');
+      await until('web.blog', '/', 'b1');
       await stack.controller.reconcileNow();
       await second.reconcileNow();
       const tables = await stack.tables();

@@ -20,7 +20,7 @@ describe('kube source and controller under API-server failures', function () {
   let traffic: { stop: () => Promise<{ ok: number; failed: string[] }> };
 
   function endpointCount(): number {
-    const match = stack.source.table?.match('shop.example', '/');
+    const match = stack.source.table?.match('web.shop', '/');
     return match?.kind === 'route' ? match.route.endpoints.length : 0;
   }
 
@@ -32,7 +32,7 @@ describe('kube source and controller under API-server failures', function () {
     const loop = (async () => {
       for (let i = 0; state.running && i < 100_000; i++) {
         try {
-          const answer = await send(stack.proxy.origin, 'shop.example', '/');
+          const answer = await send(stack.proxy.origin, 'web.shop', '/');
           const name = answer.status === 200 ? (answer.json() as unknown as EchoBody).name : '';
           if (name === 'a1' || name === 'b1') ok++;
           else failed.push(`${answer.status} ${answer.text.slice(0, 80)}`);
@@ -56,7 +56,7 @@ describe('kube source and controller under API-server failures', function () {
     name: 'web-2',
     ip: b.host,
     ports: [b.port],
-    hosts: 'shop.example',
+    hosts: 'web.shop',
     paths: `${b.port}:/`,
   });
 
@@ -86,7 +86,7 @@ describe('kube source and controller under API-server failures', function () {
       name: 'web-1',
       ip: a.host,
       ports: [a.port],
-      hosts: 'shop.example',
+      hosts: 'web.shop',
       paths: `${a.port}:/`,
     });
     await eventually(() => (endpointCount() === 1 ? true : undefined), 'the first route');
@@ -168,7 +168,7 @@ describe('kube source and controller under API-server failures', function () {
       );
       await addSecondPodAndConverge();
       await eventually(() => {
-        const match = tables.at(-1)?.match('shop.example', '/');
+        const match = tables.at(-1)?.match('web.shop', '/');
         return match?.kind === 'route' && match.route.endpoints.length === 2 ? true : undefined;
       }, 'the second source converged');
       expect(stack.sourceLog.records().map((r) => r.msg)).to.include(

@@ -3,7 +3,7 @@ import net, { type AddressInfo, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { startUpstream, tableResource, type TestUpstream } from '../support/upstream.js';
 import { eventually, rawExchange, send, startProxy, type TestProxy } from '../support/proxy.js';
-import { sha256Hex } from '../../sidecar/policies/api-key.js';
+import { keyHashes } from '../support/api-key.js';
 import type { Policy } from '../../sidecar/policies/policy.js';
 
 /** The status line and the `x-detour-error` code of a raw HTTP/1.1 answer. */
@@ -56,7 +56,7 @@ describe('detour proxy: hardening (hostile requests and upstreams)', function ()
         tableResource(
           'locked',
           [{ host: 'locked.locked', path: '/', upstreams: [a] }],
-          [sha256Hex('s3cret')],
+          keyHashes('s3cret'),
         ),
       ],
     });

@@ -3,7 +3,7 @@ import net, { type AddressInfo, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { startUpstream, tableResource, type TestUpstream } from '../support/upstream.js';
 import { eventually, rawExchange, startProxy, type TestProxy } from '../support/proxy.js';
-import { sha256Hex } from '../../sidecar/policies/api-key.js';
+import { keyHashes } from '../support/api-key.js';
 import { sniffKind } from '../../sidecar/inbound-listener.js';
 
 /** Status code of a raw HTTP/1.1 answer (0 when there is none). */
@@ -63,7 +63,7 @@ describe('detour proxy: inbound (enforce at the destination)', function () {
         tableResource(
           'locked',
           [{ host: 'my-app.locked', path: '/api', upstreams: [app] }],
-          [sha256Hex('s3cret')],
+          keyHashes('s3cret'),
         ),
         tableResource('other', [{ host: 'other.other', path: '/', upstreams: [app] }]),
       ],

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { sha256Hex } from '../../sidecar/policies/api-key.js';
+import { keyHashes } from '../support/api-key.js';
 import { send, startProxy, type TestProxy } from '../support/proxy.js';
 import { firstAnswer, type RawAnswer } from '../support/raw-http.js';
 import { startUpstream, tableResource, type TestUpstream } from '../support/upstream.js';
@@ -119,7 +119,7 @@ describe('proxy properties: hostile request targets, Host values and header sets
       tableResource(
         'keyed',
         [{ host: KEYED_HOST, path: '/api', upstreams: [routed] }],
-        [sha256Hex(KEY)],
+        keyHashes(KEY),
       ),
     ];
     for (const mode of ['sidecar', 'gateway'] as const) {

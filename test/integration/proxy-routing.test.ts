@@ -8,7 +8,7 @@ import {
   type TestUpstream,
 } from '../support/upstream.js';
 import { eventually, rawExchange, send, startProxy, type TestProxy } from '../support/proxy.js';
-import { sha256Hex } from '../../sidecar/policies/api-key.js';
+import { keyHashes } from '../support/api-key.js';
 
 describe('detour proxy: routing, policies and answers', function () {
   this.timeout(30_000);
@@ -42,7 +42,7 @@ describe('detour proxy: routing, policies and answers', function () {
         tableResource(
           'locked',
           [{ host: 'locked.locked', path: '/', upstreams: [a] }],
-          [sha256Hex('s3cret')],
+          keyHashes('s3cret'),
         ),
       ],
     });
@@ -95,6 +95,25 @@ describe('detour proxy: routing, policies and answers', function () {
     });
     expect(right.status).to.equal(200);
     expect((right.json() as unknown as EchoBody).headers).to.not.have.property('x-routing-api-key');
+  });
+
+  it('answers a flood of wrong keys with 403 and still serves the right key (and other routes)', async () => {
+    const flood = await Promise.all(
+      Array.from({ length: 100 }, (_, i) =>
+        send(p.origin, 'locked.locked', '/x', {
+          headers: { 'x-routing-api-key': `guess-${String(i)}` },
+        }),
+      ),
+    );
+    expect(flood.every((r) => r.status === 403)).to.equal(true);
+    // Some were refused at once (more than 2 running and 64 waiting), none were let in.
+    expect(flood.some((r) => /too many/.test(String(r.json().message)))).to.equal(true);
+    const open = await send(p.origin, 'my-app.my-namespace', '/nodejs');
+    expect(open.status).to.equal(200);
+    const right = await send(p.origin, 'locked.locked', '/x', {
+      headers: { 'x-routing-api-key': 's3cret' },
+    });
+    expect(right.status).to.equal(200);
   });
 
   it('answers 413 for a declared Content-Length over CLIENT_MAX_BODY_SIZE', async () => {

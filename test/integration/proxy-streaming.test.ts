@@ -13,7 +13,7 @@ import {
   type TestUpstream,
 } from '../support/upstream.js';
 import { eventually, send, startProxy, type TestProxy } from '../support/proxy.js';
-import { sha256Hex } from '../../sidecar/policies/api-key.js';
+import { keyHashes } from '../support/api-key.js';
 
 const FIFTY_MB = 50 * 1024 * 1024;
 
@@ -145,7 +145,7 @@ describe('detour proxy: streams, WebSocket, updates and failures', function () {
 
   it('checks the API key on Upgrade requests too, and strips it', async () => {
     p.setResources([
-      tableResource('locked', [{ host: 'ws.locked', path: '/', upstreams: [b] }], [sha256Hex('k')]),
+      tableResource('locked', [{ host: 'ws.locked', path: '/', upstreams: [b] }], keyHashes('k')),
     ]);
     const status = await new Promise<number>((resolve) => {
       const ws = new WebSocket(`ws://127.0.0.1:${p.port}/x`, { headers: { host: 'ws.locked' } });

@@ -67,9 +67,9 @@ describe('detour routes', function () {
       expect(r.code).to.equal(0);
       const lines = r.stdout.split('\n');
       expect(lines[0]).to.match(/^source file:.*cluster\.yaml, table v\d+, 1 route\(s\), ready$/);
-      expect(lines[2]).to.match(/^HOST +PATH +NAMESPACE +API KEY +ENDPOINTS$/);
+      expect(lines[2]).to.match(/^HOST +PATH +NAMESPACE +API KEY +ENFORCED AT +ENDPOINTS$/);
       expect(lines[3]).to.match(
-        /^my-application\.my-namespace +\/nodejs +my-namespace +no +127\.0\.0\.11:3000 \(my-application-7d4b9c8f6-abcde\), 127\.0\.0\.12:3000 \(my-application-7d4b9c8f6-fghij\)$/,
+        /^my-application\.my-namespace +\/nodejs +my-namespace +no +caller +127\.0\.0\.11:3000 \(my-application-7d4b9c8f6-abcde\), 127\.0\.0\.12:3000 \(my-application-7d4b9c8f6-fghij\)$/,
       );
     });
 
@@ -120,7 +120,11 @@ describe('detour routes', function () {
     it('prints a table with its skipped entries', async () => {
       const r = await runDetour(['routes', '--source', `file:${FIXTURE}`]);
       expect(r.code).to.equal(0);
-      expect(r.stdout).to.contain('skipped entries (9):');
+      // The eight bad entries, and 10.0.0.7: an address is no namespace's own host.
+      expect(r.stdout).to.contain('skipped entries (10):');
+      expect(r.stdout).to.contain(
+        '  team-a/mixed privateHosts "10.0.0.7": host not claimable by namespace team-a',
+      );
       expect(r.stdout).to.contain(
         '  team-a/mixed privateHosts "api.team-a:8080": a host must not carry a port (host match ignores the port)',
       );

@@ -48,6 +48,7 @@ describe('seed example through `detour inject`', function () {
     expect(injected.map((o) => o.kind).sort()).to.deep.equal([
       'Deployment',
       'Deployment',
+      'HostGrant', // passed through untouched, like the Namespaces
       'Namespace',
       'Namespace',
     ]);

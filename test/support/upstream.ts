@@ -2,7 +2,7 @@ import http from 'node:http';
 import { createHash } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
-import type { RouteTableResource } from '../../shared/route-table-resource.js';
+import type { ApiKeyHash, RouteTableResource } from '../../shared/route-table-resource.js';
 
 /**
  * A real HTTP upstream for proxy tests, bound to a loopback address of the test's
@@ -177,7 +177,7 @@ function streamPattern(res: http.ServerResponse, total: number): void {
 export function tableResource(
   namespace: string,
   routes: { host: string; path: string; upstreams: readonly TestUpstream[] }[],
-  apiKeySha256: string[] = [],
+  apiKeyHashes: ApiKeyHash[] = [],
 ): RouteTableResource {
   return {
     apiVersion: 'detour.dev/v1alpha1',
@@ -185,7 +185,7 @@ export function tableResource(
     metadata: { name: 'detour-private', namespace },
     spec: {
       plane: 'private',
-      apiKeySha256,
+      apiKeyHashes,
       routes: routes.map((r) => ({
         host: r.host,
         path: r.path,

@@ -60,10 +60,46 @@ items:
     expect(objects.pods).to.have.length(2);
   });
 
+  it('reads Namespaces (for their labels) and HostGrants', () => {
+    const objects = parseClusterYaml(
+      `apiVersion: v1
+kind: Namespace
+metadata: { name: shop, labels: { team: web } }
+---
+apiVersion: detour.dev/v1alpha1
+kind: HostGrant
+metadata: { name: g }
+spec: { namespaces: [shop], hosts: ['*.example.com'] }
+`,
+      'grants.yaml',
+    );
+    expect(objects.namespaces.map((n) => n.metadata?.labels)).to.deep.equal([{ team: 'web' }]);
+    expect(objects.hostGrants.map((g) => g.spec.hosts)).to.deep.equal([['*.example.com']]);
+  });
+
+  it('refuses an invalid HostGrant, naming the file, the line and the field', () => {
+    expect(() =>
+      parseClusterYaml(
+        `apiVersion: v1
+kind: Namespace
+metadata: { name: shop }
+---
+apiVersion: detour.dev/v1alpha1
+kind: HostGrant
+metadata: { name: g }
+spec: { namespaces: [shop], hosts: ['api.example.com:443'] }
+`,
+        'grants.yaml',
+      ),
+    ).to.throw(/grants\.yaml:5: HostGrant g: spec\.hosts\.0/);
+  });
+
   it('reads an empty file as no objects', () => {
     expect(parseClusterYaml('', 'empty.yaml')).to.deep.equal({
       pods: [],
       secrets: [],
+      namespaces: [],
+      hostGrants: [],
       routeTables: [],
     });
     expect(parseClusterYaml('# only a comment\n', 'c.yaml').pods).to.deep.equal([]);

@@ -1,13 +1,17 @@
 import { expect } from 'chai';
-import { createHash } from 'node:crypto';
+import { createHash, scryptSync } from 'node:crypto';
 import { compile, rfc3339 } from '../../shared/compile.js';
 import { loadPlaneConfig } from '../../shared/plane-config.js';
 import { REASONS } from '../../shared/routing-annotations.js';
 import type { RouteTableResource } from '../../shared/route-table-resource.js';
 import { apiKeySecret, routablePod } from '../support/routable-pod.js';
 
-const config = loadPlaneConfig('private', {});
-const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
+/**
+ * The seed's routing rules, under the seed's host rule (DETOUR_HOST_POLICY=open): these
+ * cases claim hosts like `a.ns` from any namespace. Host ownership has its own file,
+ * compile-host-claims.test.ts.
+ */
+const config = loadPlaneConfig('private', { DETOUR_HOST_POLICY: 'open' });
 
 /** `host+path -> ["ip:port", ...]` of one namespace's table. */
 function routesOf(tables: RouteTableResource[], namespace: string): Record<string, string[]> {
@@ -64,6 +68,7 @@ describe('compile', () => {
             { ip: '127.0.0.11', port: 3000, pod: 'a1' },
             { ip: '127.0.0.12', port: 3000, pod: 'a2' },
           ],
+          enforcedAt: 'caller',
         },
       ],
     });
@@ -97,7 +102,7 @@ describe('compile', () => {
   });
 
   it('uses the public plane annotations for the public plane', () => {
-    const pub = loadPlaneConfig('public', {});
+    const pub = loadPlaneConfig('public', { DETOUR_HOST_POLICY: 'open' });
     const pod = routablePod({
       hosts: 'private.ns',
       paths: '3000:/p',
@@ -129,7 +134,10 @@ describe('compile', () => {
     }
 
     it('honours a custom ROUTABLE_LABEL_SELECTOR with several terms', () => {
-      const custom = loadPlaneConfig('private', { ROUTABLE_LABEL_SELECTOR: 'team=a,routable=yes' });
+      const custom = loadPlaneConfig('private', {
+        ROUTABLE_LABEL_SELECTOR: 'team=a,routable=yes',
+        DETOUR_HOST_POLICY: 'open',
+      });
       const yes = routablePod({
         name: 'y',
         hosts: 'a.ns',
@@ -496,13 +504,25 @@ describe('compile', () => {
   describe('API key', () => {
     const pods = [routablePod({ hosts: 'a.ns', paths: '3000:/' })];
 
-    it('carries the digests of the base64 string and of the plain value from .data', () => {
+    it('carries scrypt hashes of the base64 string and of the plain value from .data', () => {
       const secret = apiKeySecret('my-namespace', { 'private-api-key': 'my-key' });
       const [t] = compile({ pods, secrets: [secret] }, config);
-      expect(t?.spec.apiKeySha256).to.deep.equal([
-        sha(Buffer.from('my-key').toString('base64')),
-        sha('my-key'),
-      ]);
+      const hashes = t?.spec.apiKeyHashes ?? [];
+      expect(hashes).to.have.length(2);
+      const values = [Buffer.from('my-key').toString('base64'), 'my-key'];
+      hashes.forEach((h, i) => {
+        expect(h).to.include({ algorithm: 'scrypt', n: 16384, r: 8, p: 1 });
+        const derived = scryptSync(values[i] ?? '', Buffer.from(h.salt, 'base64'), 32, {
+          N: h.n,
+          r: h.r,
+          p: h.p,
+        });
+        expect(derived.toString('base64')).to.equal(h.hash);
+      });
+      // One salt per Secret, so one derivation verifies either form.
+      expect(hashes[0]?.salt).to.equal(hashes[1]?.salt);
+      // A proxy of detour 0.1 reads this field: it must refuse every key, not none.
+      expect(t?.spec.apiKeySha256).to.deep.equal(['0'.repeat(64)]);
     });
 
     it('reads stringData as the plain value', () => {
@@ -514,7 +534,21 @@ describe('compile', () => {
         { pods, secrets: [apiKeySecret('my-namespace', { 'private-api-key': 'k' }, 'stringData')] },
         config,
       );
-      expect(fromString[0]?.spec.apiKeySha256).to.deep.equal(fromData[0]?.spec.apiKeySha256);
+      expect(fromString[0]?.spec.apiKeyHashes).to.deep.equal(fromData[0]?.spec.apiKeyHashes);
+    });
+
+    it('salts per Secret: the same key in two namespaces or a re-created Secret hashes apart', () => {
+      const inNamespace = (namespace: string, uid: string): string | undefined => {
+        const secret = apiKeySecret(namespace, { 'private-api-key': 'same' });
+        if (secret.metadata !== undefined) secret.metadata.uid = uid;
+        const podIn = routablePod({ namespace, hosts: `a.${namespace}`, paths: '3000:/' });
+        return compile({ pods: [podIn], secrets: [secret] }, config)[0]?.spec.apiKeyHashes?.[0]
+          ?.hash;
+      };
+      const first = inNamespace('n1', 'u1');
+      expect(inNamespace('n1', 'u1')).to.equal(first);
+      expect(inNamespace('n2', 'u1')).to.not.equal(first);
+      expect(inNamespace('n1', 'u2')).to.not.equal(first);
     });
 
     it('requires nothing without the Secret, without the field, or with it in another namespace', () => {
@@ -525,27 +559,38 @@ describe('compile', () => {
         [apiKeySecret('my-namespace', { 'private-api-key': 'k' }, 'data', 'not-routing')],
       ]) {
         const [t] = compile({ pods, secrets }, config);
+        expect(t?.spec).not.to.have.property('apiKeyHashes');
         expect(t?.spec).not.to.have.property('apiKeySha256');
       }
     });
 
     it('follows API_KEY_SECRET_LOCATION', () => {
-      const custom = loadPlaneConfig('private', { API_KEY_SECRET_LOCATION: 'keys:token' });
+      const custom = loadPlaneConfig('private', {
+        API_KEY_SECRET_LOCATION: 'keys:token',
+        DETOUR_HOST_POLICY: 'open',
+      });
       const [t] = compile(
         { pods, secrets: [apiKeySecret('my-namespace', { token: 't' }, 'data', 'keys')] },
         custom,
       );
-      expect(t?.spec.apiKeySha256).to.include(sha('t'));
+      expect(t?.spec.apiKeyHashes).to.have.length(2);
     });
 
-    it('never puts the key itself in the table', () => {
+    it('never puts the key, its base64 or a SHA-256 digest of either in the table', () => {
       const tables = compile(
         { pods, secrets: [apiKeySecret('my-namespace', { 'private-api-key': 'plain-secret' })] },
         config,
       );
       const text = JSON.stringify(tables);
-      expect(text).not.to.contain('plain-secret');
-      expect(text).not.to.contain(Buffer.from('plain-secret').toString('base64'));
+      const base64 = Buffer.from('plain-secret').toString('base64');
+      for (const value of ['plain-secret', base64]) {
+        expect(text).not.to.contain(value);
+        for (const encoding of ['hex', 'base64', 'base64url'] as const) {
+          const digest = createHash('sha256').update(value).digest(encoding);
+          expect(text).not.to.contain(digest);
+          expect(text.toLowerCase()).not.to.contain(digest.toLowerCase());
+        }
+      }
     });
   });
 

@@ -46,6 +46,14 @@ const table = RouteTable.fromResources(
         }),
       ],
       secrets: [apiKeySecret('keyed', { 'private-api-key': 'k' })],
+      hostGrants: [
+        {
+          apiVersion: 'detour.dev/v1alpha1',
+          kind: 'HostGrant',
+          metadata: { name: 'keyed-example' },
+          spec: { namespaces: ['keyed', 'later'], hosts: ['keyed.example'] },
+        },
+      ],
     },
     config,
   ),
@@ -65,6 +73,7 @@ describe('explain', () => {
     expect(e.route).to.deep.include({
       id: 'my-application.my-namespace/nodejs',
       namespace: 'my-namespace',
+      enforcedAt: 'caller', // the pods' status says nothing about inbound enforcement
     });
     expect(e.route?.endpoints).to.deep.equal([
       { key: '127.0.0.11:3000', pod: 'a1' },

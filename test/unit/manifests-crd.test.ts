@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Ajv, type ValidateFunction } from 'ajv';
+import type { ValidateFunction } from 'ajv';
 import { parse } from 'yaml';
 import { CustomResourceDefinition } from 'kubernetes-models/apiextensions.k8s.io/v1';
 import {
@@ -15,16 +15,7 @@ import {
 } from '../../shared/route-table-resource.js';
 import { PLANE_LABEL } from '../../shared/labels.js';
 import { REPO_ROOT } from '../support/cli.js';
-
-/** A JSON Schema node as CRDs write them (OpenAPI v3 subset + x-kubernetes-*). */
-interface SchemaNode {
-  type?: string;
-  properties?: Record<string, SchemaNode>;
-  items?: SchemaNode;
-  required?: string[];
-  additionalProperties?: boolean | SchemaNode;
-  [keyword: string]: unknown;
-}
+import { closed, makeAjv, type SchemaNode } from '../support/crd-schema.js';
 
 interface CrdVersion {
   name: string;
@@ -49,41 +40,6 @@ const crd = parse(readFileSync(join(REPO_ROOT, 'manifests/base/crd.yaml'), 'utf8
 };
 const version = crd.spec.versions[0]!;
 const schema = version.schema.openAPIV3Schema;
-
-// https://kubernetes.io/docs/tasks/extend-kubernetes/custom-resources/custom-resource-definitions/#format
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
-
-function makeAjv(): Ajv {
-  const ajv = new Ajv({ allErrors: true, strict: true });
-  // Kubernetes' own schema extensions: structural metadata, not validation.
-  for (const keyword of [
-    'x-kubernetes-list-type',
-    'x-kubernetes-list-map-keys',
-    'x-kubernetes-preserve-unknown-fields',
-  ]) {
-    ajv.addKeyword({ keyword });
-  }
-  ajv.addFormat('date-time', RFC3339);
-  return ajv;
-}
-
-/**
- * A copy of the schema in which every object refuses unknown fields. The API server
- * prunes unknown fields silently (https://kubernetes.io/docs/tasks/extend-kubernetes/custom-resources/custom-resource-definitions/#field-pruning),
- * so a TypeScript field missing from the schema would vanish on the wire: this makes
- * such a mismatch a test failure instead.
- */
-function closed(node: SchemaNode, path = ''): SchemaNode {
-  const copy: SchemaNode = { ...node };
-  if (node.properties !== undefined && path !== '.metadata') {
-    copy.properties = Object.fromEntries(
-      Object.entries(node.properties).map(([k, v]) => [k, closed(v, `${path}.${k}`)]),
-    );
-    copy.additionalProperties = false;
-  }
-  if (node.items !== undefined) copy.items = closed(node.items, `${path}[]`);
-  return copy;
-}
 
 /** Every property path a schema declares: `.spec.routes[].host`, ... */
 function schemaPaths(node: SchemaNode, path = ''): string[] {
@@ -130,7 +86,17 @@ function sample(): RouteTableResource {
     },
     spec: {
       plane: 'private',
-      apiKeySha256: ['a'.repeat(64), '0123456789abcdef'.repeat(4)],
+      apiKeyHashes: [
+        {
+          algorithm: 'scrypt',
+          n: 16384,
+          r: 8,
+          p: 1,
+          salt: 'kdOLLdKgvYkVapu7KmBikA==',
+          hash: 'ikcZ9XOyL4cocVx6XrjJAGTkHG5UN1hmibb2/WeiDmo=',
+        },
+      ],
+      apiKeySha256: ['0'.repeat(64)],
       routes: [
         {
           host: 'my-application.my-namespace',
@@ -140,6 +106,7 @@ function sample(): RouteTableResource {
             { ip: '198.18.0.10', port: 3000, pod: 'my-application-7d9f-abcde' },
             { ip: '2001:db8::10', port: 3000, pod: 'my-application-7d9f-fghij' },
           ],
+          enforcedAt: 'destination',
         },
         {
           host: '198.18.0.20',
@@ -187,6 +154,13 @@ const BAD: Record<string, Mutation> = {
   'a route without endpoints': (t) =>
     delete (t.spec.routes[0] as Partial<(typeof t.spec.routes)[0]>).endpoints,
   'an API-key digest that is not hex SHA-256': (t) => (t.spec.apiKeySha256 = ['not-a-digest']),
+  'an API-key hash of another algorithm': (t) =>
+    ((t.spec.apiKeyHashes![0] as { algorithm: string }).algorithm = 'sha256'),
+  'an API-key hash with n above 2^17': (t) => (t.spec.apiKeyHashes![0]!.n = 2 ** 18),
+  'an API-key hash without its salt': (t) =>
+    delete (t.spec.apiKeyHashes![0] as { salt?: string }).salt,
+  'an unknown enforcedAt': (t) =>
+    ((t.spec.routes[0] as { enforcedAt: string }).enforcedAt = 'nowhere'),
   'a claimedAt that is not RFC 3339': (t) => (t.spec.routes[0]!.claimedAt = 'yesterday'),
   'a conflict without its loser': (t) =>
     delete (t.status!.conflicts[0] as Partial<(typeof t.status & object)['conflicts'][0]>).loser,

@@ -101,15 +101,44 @@ describe('manifests: RBAC is least privilege', function () {
     ]);
     const status = rules.find((r) => r.resources?.includes('routetables/status'));
     expect(status?.verbs).to.include('patch');
-    // Nothing beyond pods, the Secret, RouteTables and events.
+    // Nothing beyond pods, the Secret, namespaces and HostGrants (read-only, for host
+    // claims), RouteTables and events.
     const resources = rules.flatMap((r) => r.resources ?? []);
     expect(resources).to.have.members([
       'pods',
       'secrets',
+      'namespaces',
+      'hostgrants',
       'routetables',
       'routetables/status',
       'events',
     ]);
+    for (const [group, resource] of [
+      ['', 'namespaces'],
+      ['detour.dev', 'hostgrants'],
+    ] as const) {
+      expect(rules, resource).to.deep.include({
+        apiGroups: [group],
+        resources: [resource],
+        verbs: ['get', 'list', 'watch'],
+      });
+    }
+  });
+
+  it('gives no one but the controller HostGrants or Namespaces', async () => {
+    for (const kustomization of KUSTOMIZATIONS) {
+      for (const role of [
+        ...ofKind(await render(kustomization), 'ClusterRole'),
+        ...ofKind(await render(kustomization), 'Role'),
+      ]) {
+        if (role.metadata.name === 'detour-controller') continue;
+        const resources = rulesOf(role).flatMap((r) => r.resources ?? []);
+        expect(resources, `${kustomization}: ${role.metadata.name}`).to.not.include.oneOf([
+          'hostgrants',
+          'namespaces',
+        ]);
+      }
+    }
   });
 
   it('gives every sidecar (all ServiceAccounts) read-only RouteTables and nothing else', async () => {

@@ -8,6 +8,9 @@ import { promisify } from 'node:util';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { DEFAULT_PROXY_IMAGE } from '../../webhook/injector-config.js';
 import { REPO_ROOT } from '../support/cli.js';
+import { hostClaimPolicy } from '../../shared/compile/host-claims.js';
+import { loadPlaneConfig } from '../../shared/plane-config.js';
+import { parseClusterYaml } from '../../sidecar/sources/cluster-yaml.js';
 import {
   CONTROL_PLANE_KUSTOMIZATIONS,
   KUSTOMIZATIONS,
@@ -164,6 +167,26 @@ describe('manifests: the seed example', function () {
     expect(ofKind(objects, 'Service')).to.deep.equal([]);
     // Nothing in the caller knows about detour or a proxy.
     expect(JSON.stringify(caller)).to.not.match(/proxy|detour/i);
+  });
+
+  it('ships the HostGrants its hosts need under scoped host claims, as cluster.yaml does', () => {
+    const app = find(objects, 'Deployment', 'my-application');
+    const annotations = (
+      app.spec as { template: { metadata: { annotations: Record<string, string> } } }
+    ).template.metadata.annotations;
+    const grants = ofKind(objects, 'HostGrant');
+    const twin = parseClusterYaml(
+      readFileSync(join(REPO_ROOT, 'manifests/examples/seed/cluster.yaml'), 'utf8'),
+      'cluster.yaml',
+    );
+    expect(twin.hostGrants).to.deep.equal(grants);
+    for (const plane of ['private', 'public'] as const) {
+      const config = loadPlaneConfig(plane, {});
+      const policy = hostClaimPolicy({ hostGrants: grants, namespaces: [] }, config);
+      for (const host of (annotations[config.hostsAnnotation] ?? '').split(/\s+/)) {
+        expect(policy.refusal('my-namespace', host), `${plane}: ${host}`).to.equal(undefined);
+      }
+    }
   });
 
   it('leaves cluster.yaml (the file-source twin of the example) out of the kustomization', () => {

@@ -18,6 +18,21 @@ describe('plane config (the seed env knobs)', () => {
     expect(c.routableLabels).to.deep.equal({ routable: 'true' });
   });
 
+  it('scopes host claims to the cluster domain cluster.local by default', () => {
+    const c = loadPlaneConfig('private', {});
+    expect(c.hostPolicy).to.equal('scoped');
+    expect(c.clusterDomain).to.equal('cluster.local');
+  });
+
+  it('takes DETOUR_HOST_POLICY=open and a fully qualified DETOUR_CLUSTER_DOMAIN', () => {
+    const c = loadPlaneConfig('public', {
+      DETOUR_HOST_POLICY: 'open',
+      DETOUR_CLUSTER_DOMAIN: 'corp.example.',
+    });
+    expect(c.hostPolicy).to.equal('open');
+    expect(c.clusterDomain).to.equal('corp.example');
+  });
+
   it('uses the public plane defaults', () => {
     const c = loadPlaneConfig('public', {});
     expect(c.hostsAnnotation).to.equal('publicHosts');
@@ -54,6 +69,9 @@ describe('plane config (the seed env knobs)', () => {
     ['PORT', 'http'],
     ['ROUTABLE_LABEL_SELECTOR', 'routable in (true)'],
     ['API_KEY_HEADER', 'X Key'],
+    ['DETOUR_HOST_POLICY', 'closed'],
+    ['DETOUR_CLUSTER_DOMAIN', 'Cluster_Local'],
+    ['DETOUR_CLUSTER_DOMAIN', '.local'],
   ] as const) {
     it(`refuses ${knob}=${value} naming the knob`, () => {
       expect(() => loadPlaneConfig('private', { [knob]: value }))

@@ -1,16 +1,20 @@
 import { expect } from 'chai';
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
-import { ApiKeyPolicy, sha256Hex } from '../../sidecar/policies/api-key.js';
+import { ApiKeyPolicy } from '../../sidecar/policies/api-key.js';
+import { keyHashes } from '../support/api-key.js';
 import { BodyLimit, BodySizePolicy, BodyTooLargeError } from '../../sidecar/policies/body-size.js';
 import { PolicyPipeline, type Policy, type PolicyRequest } from '../../sidecar/policies/policy.js';
 import { scanRequestHeaders } from '../../sidecar/hop-headers.js';
 import { RouteTable, type Route } from '../../sidecar/route-table.js';
 import { answerBody } from '../../sidecar/error-response.js';
+import type { RouteTableSpec } from '../../shared/route-table-resource.js';
 
-function routeWithKeys(keys: string[]): Route {
+/** The route `a.ns/` of a table whose key fields are `keys`. */
+function routeWith(keys: Pick<RouteTableSpec, 'apiKeyHashes' | 'apiKeySha256'>): Route {
   const table = RouteTable.fromResources([
     {
       apiVersion: 'detour.dev/v1alpha1',
@@ -18,7 +22,7 @@ function routeWithKeys(keys: string[]): Route {
       metadata: { name: 'detour-private', namespace: 'ns' },
       spec: {
         plane: 'private',
-        apiKeySha256: keys.map(sha256Hex),
+        ...keys,
         routes: [{ host: 'a.ns', path: '/', claimedAt: '2024-01-01T00:00:00Z', endpoints: [] }],
       },
     },
@@ -26,6 +30,10 @@ function routeWithKeys(keys: string[]): Route {
   const match = table.match('a.ns', '/');
   if (match.kind !== 'route') throw new Error('no route');
   return match.route;
+}
+
+function routeWithKeys(keys: string[]): Route {
+  return routeWith({ apiKeyHashes: keyHashes(...keys) });
 }
 
 function request(route: Route, raw: string[]): PolicyRequest {
@@ -43,16 +51,73 @@ function request(route: Route, raw: string[]): PolicyRequest {
 }
 
 describe('policies', () => {
-  it('api-key: passes without a Secret, 403 without or with a wrong key, passes the right one', () => {
+  it('api-key: passes without a Secret, 403 without or with a wrong key, passes the right one', async () => {
     const policy = new ApiKeyPolicy();
     expect(policy.check(request(routeWithKeys([]), []))).to.equal(undefined);
     const route = routeWithKeys(['s3cret', 'czNjcmV0']);
-    expect(policy.check(request(route, []))?.code).to.equal('DETOUR_E_API_KEY');
-    expect(policy.check(request(route, ['X-Routing-Api-Key', 'nope']))?.code).to.equal(
-      'DETOUR_E_API_KEY',
+    expect(await policy.check(request(route, []))).to.include({ code: 'DETOUR_E_API_KEY' });
+    expect(await policy.check(request(route, ['X-Routing-Api-Key', 'nope']))).to.include({
+      code: 'DETOUR_E_API_KEY',
+    });
+    expect(await policy.check(request(route, ['X-Routing-Api-Key', 's3cret']))).to.equal(undefined);
+    expect(await policy.check(request(route, ['x-routing-api-key', 'czNjcmV0']))).to.equal(
+      undefined,
     );
-    expect(policy.check(request(route, ['X-Routing-Api-Key', 's3cret']))).to.equal(undefined);
-    expect(policy.check(request(route, ['x-routing-api-key', 'czNjcmV0']))).to.equal(undefined);
+  });
+
+  it('api-key: a verified key is answered synchronously from the cache (no scrypt)', async () => {
+    const policy = new ApiKeyPolicy();
+    const route = routeWithKeys(['s3cret']);
+    const first = policy.check(request(route, ['x-routing-api-key', 's3cret']));
+    expect(first).to.be.instanceOf(Promise);
+    expect(await first).to.equal(undefined);
+    expect(policy.check(request(route, ['x-routing-api-key', 's3cret']))).to.equal(undefined);
+    // A wrong key repeated is refused from the negative cache, synchronously too.
+    expect(await policy.check(request(route, ['x-routing-api-key', 'wrong']))).to.include({
+      detail: 'key does not match',
+    });
+    expect(policy.check(request(route, ['x-routing-api-key', 'wrong']))).to.include({
+      detail: 'key does not match',
+    });
+  });
+
+  it('api-key: caches stay within their bounds, and wrong keys never enter the verified cache', async () => {
+    const policy = new ApiKeyPolicy({ maxVerified: 2, maxRefused: 3, maxQueued: 100 });
+    const route = routeWithKeys(['k1', 'k2', 'k3', 'k4']);
+    const wrong = Array.from({ length: 10 }, (_, i) => `wrong-${String(i)}`);
+    await Promise.all(
+      wrong.map(async (k) => policy.check(request(route, ['x-routing-api-key', k]))),
+    );
+    expect(policy.stats).to.deep.equal({ verified: 0, refused: 3, verifying: 0 });
+    for (const k of ['k1', 'k2', 'k3', 'k4']) {
+      expect(await policy.check(request(route, ['x-routing-api-key', k]))).to.equal(undefined);
+    }
+    expect(policy.stats.verified).to.equal(2);
+  });
+
+  it('api-key: bounds verifications in flight; beyond the queue a new key gets 403 at once', async () => {
+    const policy = new ApiKeyPolicy({ maxConcurrent: 1, maxQueued: 2 });
+    const route = routeWithKeys(['s3cret']);
+    const pending = ['a', 'b', 'c'].map((k) =>
+      policy.check(request(route, ['x-routing-api-key', k])),
+    );
+    expect(pending.every((p) => p instanceof Promise)).to.equal(true);
+    expect(policy.stats.verifying).to.equal(3);
+    const refused = policy.check(request(route, ['x-routing-api-key', 'd']));
+    expect(refused).to.include({ code: 'DETOUR_E_API_KEY' });
+    expect((refused as { detail: string }).detail).to.match(/too many/);
+    // The same key asked again while in flight shares the verification.
+    const again = policy.check(request(route, ['x-routing-api-key', 'a']));
+    expect(policy.stats.verifying).to.equal(3);
+    await Promise.all([...pending, again]);
+    expect(policy.stats.verifying).to.equal(0);
+  });
+
+  it('api-key: refuses every key on a table with SHA-256 digests only (fails closed)', async () => {
+    const legacy = routeWith({ apiKeySha256: [createHash('sha256').update('k').digest('hex')] });
+    expect(await new ApiKeyPolicy().check(request(legacy, ['x-routing-api-key', 'k']))).to.include({
+      code: 'DETOUR_E_API_KEY',
+    });
   });
 
   it('body-size: refuses a declared length over the limit up front, 0 disables', () => {

@@ -22,11 +22,19 @@ describe('route table for people', () => {
               name: 'n',
               namespace: 'new',
               ip: '127.0.0.12',
-              hosts: 'shared.example long-name.new',
+              hosts: 'shared.example long-name.new api.github.com',
               paths: '3000:/ 3000:x',
             }),
           ],
           secrets: [apiKeySecret('old', { 'private-api-key': 'k' })],
+          hostGrants: [
+            {
+              apiVersion: 'detour.dev/v1alpha1',
+              kind: 'HostGrant',
+              metadata: { name: 'shared' },
+              spec: { namespaces: ['old', 'new'], hosts: ['shared.example'] },
+            },
+          ],
         },
         loadPlaneConfig('private', {}),
       ),
@@ -36,12 +44,15 @@ describe('route table for people', () => {
       [
         `source file:/c.yaml, table v${table.version}, 2 route(s), NOT READY`,
         '',
-        'HOST            PATH  NAMESPACE  API KEY  ENDPOINTS',
-        'long-name.new   /     new        no       127.0.0.12:3000 (n)',
-        'shared.example  /     old        yes      127.0.0.11:3000 (o)',
+        'HOST            PATH  NAMESPACE  API KEY  ENFORCED AT  ENDPOINTS',
+        'long-name.new   /     new        no       caller       127.0.0.12:3000 (n)',
+        'shared.example  /     old        yes      caller       127.0.0.11:3000 (o)',
         '',
-        'skipped entries (1):',
+        'skipped entries (2):',
         '  new/n privatePaths "3000:x": PATH must start with /',
+        '  new/n privateHosts "api.github.com": host not claimable by namespace new: not under' +
+          ' *.new, *.new.svc, *.new.svc.cluster.local and no HostGrant gives it to new in the' +
+          ' private plane',
         '',
         'conflicts (1), the oldest claim wins:',
         '  shared.example/: old wins over new',
@@ -64,6 +75,8 @@ describe('route table for people', () => {
         },
       },
     ]);
-    expect(formatRouteTable(t.toJSON())).to.contain('h     /     ns         no       (none: 503)');
+    expect(formatRouteTable(t.toJSON())).to.contain(
+      'h     /     ns         no       caller       (none: 503)',
+    );
   });
 });

@@ -1,11 +1,20 @@
 import { expect } from 'chai';
 import { RouteTable, hostKey, endpointKey } from '../../sidecar/route-table.js';
-import type { RouteSpec, RouteTableResource } from '../../shared/route-table-resource.js';
+import type {
+  ApiKeyHash,
+  RouteSpec,
+  RouteTableResource,
+} from '../../shared/route-table-resource.js';
+import { keyHashes } from '../support/api-key.js';
 
 function table(
   namespace: string,
   routes: (Partial<RouteSpec> & { host: string; path: string })[],
-  extra: { apiKeySha256?: string[]; status?: RouteTableResource['status'] } = {},
+  extra: {
+    apiKeyHashes?: ApiKeyHash[];
+    apiKeySha256?: string[];
+    status?: RouteTableResource['status'];
+  } = {},
 ): RouteTableResource {
   return {
     apiVersion: 'detour.dev/v1alpha1',
@@ -13,6 +22,7 @@ function table(
     metadata: { name: 'detour-private', namespace },
     spec: {
       plane: 'private',
+      ...(extra.apiKeyHashes === undefined ? {} : { apiKeyHashes: extra.apiKeyHashes }),
       ...(extra.apiKeySha256 === undefined ? {} : { apiKeySha256: extra.apiKeySha256 }),
       routes: routes.map((r) => ({
         claimedAt: '2024-01-01T00:00:00Z',
@@ -142,15 +152,18 @@ describe('route table', () => {
     });
   }
 
-  it('carries namespace, endpoints, id and API-key digests on the route', () => {
+  it('carries namespace, endpoints, id, enforcement and API-key hashes on the route', () => {
+    const hashes = keyHashes('k1', 'k2');
     const keyed = RouteTable.fromResources([
-      table('ns', [{ host: 'a.ns', path: '/x' }], { apiKeySha256: ['d1', 'd2'] }),
+      table('ns', [{ host: 'a.ns', path: '/x' }], { apiKeyHashes: hashes }),
     ]);
     const m = keyed.match('a.ns', '/x/y');
     expect(m.kind).to.equal('route');
     if (m.kind !== 'route') return;
     expect(m.route).to.deep.include({ id: 'a.ns/x', host: 'a.ns', path: '/x', namespace: 'ns' });
-    expect(m.route.apiKeySha256).to.deep.equal(['d1', 'd2']);
+    expect(m.route.apiKeyHashes).to.deep.equal(hashes);
+    expect(m.route.apiKeyRequired).to.equal(true);
+    expect(m.route.enforcedAt).to.equal('caller'); // a table without the field
     expect(m.route.endpoints).to.deep.equal([
       { ip: '127.0.0.11', port: 3000, pod: 'ns-pod', namespace: 'ns', key: '127.0.0.11:3000' },
     ]);
@@ -238,14 +251,49 @@ describe('route table', () => {
     expect(a.match('x', '/')).to.deep.equal({ kind: 'unknown-host' });
   });
 
-  it('serialises for /routes without the API-key digests', () => {
+  it('serialises for /routes without the API-key hashes, with where the route is enforced', () => {
+    const [hash] = keyHashes('k');
     const t3 = RouteTable.fromResources([
-      table('ns', [{ host: 'h', path: '/p' }], { apiKeySha256: ['secret-digest'] }),
+      table('ns', [{ host: 'h', path: '/p', enforcedAt: 'destination' }], {
+        apiKeyHashes: hash === undefined ? [] : [hash],
+      }),
     ]);
     const json = t3.toJSON();
-    expect(JSON.stringify(json)).not.to.contain('secret-digest');
+    expect(JSON.stringify(json)).not.to.contain(hash?.hash);
+    expect(JSON.stringify(json)).not.to.contain(hash?.salt);
     expect(json).to.deep.include({ version: t3.version, routeCount: 1 });
-    expect(json.routes[0]).to.deep.include({ id: 'h/p', namespace: 'ns', apiKeyRequired: true });
+    expect(json.routes[0]).to.deep.include({
+      id: 'h/p',
+      namespace: 'ns',
+      apiKeyRequired: true,
+      enforcedAt: 'destination',
+    });
+  });
+
+  it('requires a key, which nothing passes, on a table with SHA-256 digests only (an older controller)', () => {
+    const legacy = RouteTable.fromResources([
+      table('ns', [{ host: 'h', path: '/p' }], { apiKeySha256: ['0'.repeat(64)] }),
+    ]);
+    const m = legacy.match('h', '/p');
+    expect(m.kind === 'route' && m.route.apiKeyRequired).to.equal(true);
+    expect(m.kind === 'route' && m.route.apiKeyHashes.length).to.equal(0);
+  });
+
+  it('pools two tables of one namespace as enforced at the destination only when both are', () => {
+    const both = (a: 'caller' | 'destination', b: 'caller' | 'destination'): string => {
+      const t = RouteTable.fromResources([
+        table('ns', [{ host: 'h', path: '/p', enforcedAt: a }]),
+        {
+          ...table('ns', [{ host: 'h', path: '/p', enforcedAt: b }]),
+          metadata: { name: 'x', namespace: 'ns' },
+        },
+      ]);
+      const m = t.match('h', '/p');
+      return m.kind === 'route' ? m.route.enforcedAt : m.kind;
+    };
+    expect(both('destination', 'destination')).to.equal('destination');
+    expect(both('destination', 'caller')).to.equal('caller');
+    expect(both('caller', 'destination')).to.equal('caller');
   });
 
   it('finds the longest of many routes quickly', () => {

@@ -1,39 +1,37 @@
 import { expect } from 'chai';
 import type { V1ContainerPort } from '@kubernetes/client-node';
-import { createHash } from 'node:crypto';
-import { apiKeyDigests } from '../../shared/api-key-digest.js';
+import { apiKeyValues } from '../../shared/api-key-hash.js';
 import { declaredPorts, ineligibility } from '../../shared/pod-eligibility.js';
 import { isIPv4, parseHosts, parsePaths, splitEntries } from '../../shared/routing-annotations.js';
 import { apiKeySecret, routablePod } from '../support/routable-pod.js';
 
-const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
 const labels = { routable: 'true' };
 
 describe('routing helpers', () => {
-  describe('apiKeyDigests', () => {
-    it('digests the base64 string and the decoded value', () => {
+  describe('apiKeyValues', () => {
+    it('accepts the base64 string and the decoded value', () => {
       const secret = apiKeySecret('ns', { key: 'v' });
-      expect(apiKeyDigests(secret, 'key')).to.deep.equal([sha('dg=='), sha('v')]);
+      expect(apiKeyValues(secret, 'key')).to.deep.equal(['dg==', 'v']);
     });
 
-    it('digests only the string when .data is not base64', () => {
+    it('accepts only the string when .data is not base64', () => {
       const secret = apiKeySecret('ns', {});
       secret.data = { key: 'not base64!' };
-      expect(apiKeyDigests(secret, 'key')).to.deep.equal([sha('not base64!')]);
+      expect(apiKeyValues(secret, 'key')).to.deep.equal(['not base64!']);
     });
 
     it('treats an empty value as a key (present, as the seed did) and no Secret as none', () => {
       const secret = apiKeySecret('ns', {});
       secret.data = { key: '' };
-      expect(apiKeyDigests(secret, 'key')).to.deep.equal([sha('')]);
-      expect(apiKeyDigests(undefined, 'key')).to.deep.equal([]);
+      expect(apiKeyValues(secret, 'key')).to.deep.equal(['']);
+      expect(apiKeyValues(undefined, 'key')).to.deep.equal([]);
     });
 
     it('lets stringData win over data, as the API server merges it on write', () => {
       const secret = apiKeySecret('ns', { key: 'new' }, 'stringData');
       secret.data = { key: Buffer.from('old').toString('base64') };
-      expect(apiKeyDigests(secret, 'key')).to.include(sha('new'));
-      expect(apiKeyDigests(secret, 'key')).not.to.include(sha('old'));
+      expect(apiKeyValues(secret, 'key')).to.include('new');
+      expect(apiKeyValues(secret, 'key')).not.to.include('old');
     });
   });
 

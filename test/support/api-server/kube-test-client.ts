@@ -1,12 +1,26 @@
 /**
  * Small helpers tests use to drive the double through the real client library:
  * routable pods (create, then PUT status the way the kubelet reports readiness), Secrets,
- * and waiting for a condition.
+ * Namespaces, HostGrants, and waiting for a condition.
  */
 /* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment, @typescript-eslint/no-misused-spread --
  * client-node's models are behaviour-less generated classes and its API takes plain
  * object literals; the rules guard against class instances that have methods. */
-import { CoreV1Api, type KubeConfig, type V1Pod, type V1Secret } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  type V1Pod,
+  type V1Secret,
+} from '@kubernetes/client-node';
+import {
+  HOST_GRANT_API_VERSION,
+  HOST_GRANT_GROUP,
+  HOST_GRANT_KIND,
+  HOST_GRANT_PLURAL,
+  HOST_GRANT_VERSION,
+  type HostGrantSpec,
+} from '../../../shared/host-grant.js';
 
 export interface PodSpecInput {
   namespace: string;
@@ -61,9 +75,42 @@ export function podStatus(ip: string, ready: boolean): V1Pod['status'] {
 
 export class KubeTestClient {
   readonly core: CoreV1Api;
+  readonly custom: CustomObjectsApi;
 
   constructor(kc: KubeConfig) {
     this.core = kc.makeApiClient(CoreV1Api);
+    this.custom = kc.makeApiClient(CustomObjectsApi);
+  }
+
+  /** Creates or relabels a Namespace (labels replace the old ones). */
+  async putNamespace(name: string, labels: Record<string, string> = {}): Promise<void> {
+    try {
+      const current = await this.core.readNamespace({ name });
+      current.metadata = { ...current.metadata, labels };
+      await this.core.replaceNamespace({ name, body: current });
+    } catch (err) {
+      if ((err as { code?: number }).code !== 404) throw err;
+      await this.core.createNamespace({ body: { metadata: { name, labels } } });
+    }
+  }
+
+  /** Creates a cluster-scoped HostGrant (detour.dev/v1alpha1). */
+  async createHostGrant(name: string, spec: HostGrantSpec): Promise<void> {
+    await this.custom.createClusterCustomObject({
+      group: HOST_GRANT_GROUP,
+      version: HOST_GRANT_VERSION,
+      plural: HOST_GRANT_PLURAL,
+      body: { apiVersion: HOST_GRANT_API_VERSION, kind: HOST_GRANT_KIND, metadata: { name }, spec },
+    });
+  }
+
+  async deleteHostGrant(name: string): Promise<void> {
+    await this.custom.deleteClusterCustomObject({
+      group: HOST_GRANT_GROUP,
+      version: HOST_GRANT_VERSION,
+      plural: HOST_GRANT_PLURAL,
+      name,
+    });
   }
 
   /** Creates the pod, then reports it Running (and Ready unless `ready: false`). */

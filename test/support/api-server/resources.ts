@@ -68,6 +68,14 @@ export const RESOURCES: readonly ResourceDef[] = [
   {
     group: 'detour.dev',
     version: 'v1alpha1',
+    plural: 'hostgrants',
+    kind: 'HostGrant',
+    namespaced: false,
+    statusSubresource: false,
+  },
+  {
+    group: 'detour.dev',
+    version: 'v1alpha1',
     plural: 'routetables',
     kind: 'RouteTable',
     namespaced: true,
