@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
-import { REPO_ROOT, detourArgv, runDetour } from '../support/cli.js';
+import { detourArgv, runDetour } from '../support/cli.js';
 import { NetnsLab, netnsUnavailable, type NetnsPod, type NetnsProcess } from '../support/netns.js';
 import { SEED_DIR, echoServerArgv, parseInjectedPod } from '../support/seed-example.js';
 
