@@ -179,6 +179,7 @@ describe('detour proxy: DETOUR_APP_PROBES and --inbound', function () {
           ...process.env,
           KUBERNETES_SERVICE_HOST: '',
           POD_IP: '127.0.0.1',
+          POD_NAMESPACE: 'web',
           DETOUR_APP_PROBES: JSON.stringify({ 'web/livez': { httpGet: { port: appPort } } }),
         },
         stdio: ['ignore', 'pipe', 'pipe'],
