@@ -47,11 +47,19 @@ export async function run(argv: string[]): Promise<number | undefined> {
   } catch (err) {
     throw new BadFlagError('-f', filename, `cannot read: ${errorMessage(err)}`);
   }
-  const { output, report } = injectManifests(
-    text,
-    config,
-    typeof namespace === 'string' ? namespace : 'default',
-  );
+  const { output, report } = injectManifests(text, config, {
+    defaultNamespace: typeof namespace === 'string' ? namespace : 'default',
+    file: filename === '-' ? 'stdin' : filename,
+  });
+  for (const o of report.objects) {
+    for (const w of o.warnings) process.stderr.write(`detour inject: ${o.ref}: warning: ${w}\n`);
+  }
+  if (report.refusals.length > 0) {
+    // Every refusal at once, and no half-injected output to apply by mistake.
+    for (const err of report.refusals)
+      process.stderr.write(`detour: ${err.code}: ${err.message}\n`);
+    return 1;
+  }
   process.stdout.write(output);
   if (flags.values.quiet !== true) {
     for (const o of report.objects) {
