@@ -30,8 +30,11 @@ export function readYamlStream(text: string, file: string): StreamPiece[] {
     return `${file}:${line}:${col}`;
   };
   const pieces: StreamPiece[] = [];
-  for (const token of new YAML.Parser(lines.addNewLine).parse(text)) {
-    const source = YAML.CST.stringify(token);
+  // The parser itself is iterative and its tokens tile the text, so each piece's source
+  // is the text up to the next token (CST.stringify would recurse into deep nesting).
+  const tokens = [...new YAML.Parser(lines.addNewLine).parse(text)];
+  for (const [i, token] of tokens.entries()) {
+    const source = text.slice(token.offset, tokens[i + 1]?.offset ?? text.length);
     if (token.type === 'error') {
       throw new BadInputError(`${where(token.offset)}: ${token.message}`, { file });
     }
