@@ -196,6 +196,142 @@ describe('detour webhook over HTTPS (self-signed CA)', function () {
   });
 });
 
+/** A review of creating a Pod whose object is `objectJson`, written as raw JSON text. */
+function rawReview(uid: string, objectJson: string): string {
+  return (
+    `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"${uid}",` +
+    `"kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},` +
+    `"namespace":"shop","operation":"CREATE","object":${objectJson}}}`
+  );
+}
+
+const container = (fields: string): string => `{"name":"web","image":"nginx"${fields}}`;
+const podJson = (spec: string, metadata = '{"name":"web"}'): string =>
+  `{"apiVersion":"v1","kind":"Pod","metadata":${metadata},"spec":${spec}}`;
+
+describe('detour webhook refuses malformed pods over HTTPS, naming the field', function () {
+  this.timeout(60_000);
+  let bundle: CertificateBundle;
+  let webhook: RunningWebhook;
+
+  before(async () => {
+    bundle = await createSelfSignedBundle({ dnsNames: serviceDnsNames('detour-system') });
+    webhook = await startWebhookServer({
+      port: 0,
+      host: '127.0.0.1',
+      tls: { cert: bundle.certPem, key: bundle.keyPem },
+      config: defaultInjectorConfig(),
+      logger: silent,
+      registry: createRegistry(),
+    });
+  });
+  after(() => webhook.close());
+
+  async function post(body: string): Promise<{ status: number; text: string }> {
+    return webhookRequest(webhook.port, bundle.caPem, {
+      method: 'POST',
+      path: '/mutate',
+      body,
+      headers: { 'content-type': 'application/json' },
+    });
+  }
+
+  const deep = (levels: number): string => `${'{"x":'.repeat(levels)}1${'}'.repeat(levels)}`;
+
+  for (const [what, object, message] of [
+    [
+      'env items that are not objects',
+      podJson(`{"containers":[${container(',"env":[{"name":"A","value":"1"},"B=2"]')}]}`),
+      'cannot read the pod: spec.containers[0].env[1]: expected an object, got "B=2"',
+    ],
+    [
+      'an env name that is a number',
+      podJson(`{"containers":[${container(',"env":[{"name":5}]')}]}`),
+      'cannot read the pod: spec.containers[0].env[0].name: expected a string, got 5',
+    ],
+    [
+      'containers that are a string',
+      podJson('{"containers":"oops"}'),
+      'cannot read the pod: spec.containers: expected a list, got "oops"',
+    ],
+    [
+      'a port of the wrong type',
+      podJson(`{"containers":[${container(',"ports":[{"containerPort":"80"}]')}]}`),
+      'cannot read the pod: spec.containers[0].ports[0].containerPort: expected a number, got "80"',
+    ],
+    [
+      'a probe of the wrong type',
+      podJson(`{"containers":[${container(',"readinessProbe":{"httpGet":{"port":{"n":1}}}')}]}`),
+      'cannot read the pod: spec.containers[0].readinessProbe.httpGet.port: expected a port number or name, got an object',
+    ],
+    [
+      'an annotation value that is not a string',
+      podJson(`{"containers":[${container('')}]}`, '{"annotations":{"detour.dev/capture":true}}'),
+      'cannot read the pod: metadata.annotations["detour.dev/capture"]: expected a string, got true',
+    ],
+    [
+      'a deep nesting inside the pod',
+      podJson(`{"containers":[${container(`,"x":${deep(100)}`)}]}`),
+      `cannot read the pod: spec.containers[0].x${'.x'.repeat(60)}: nested deeper than 64 levels`,
+    ],
+    ['no object at all', 'null', 'cannot read the pod: expected an object, got null'],
+  ] as const) {
+    it(`answers 200, allowed:false, code 400 for ${what}`, async () => {
+      const r = await post(rawReview('u-1', object));
+      expect(r.status).to.equal(200);
+      const response = (
+        JSON.parse(r.text) as {
+          response: { uid: string; allowed: boolean; status: { code: number; message: string } };
+        }
+      ).response;
+      expect(response.uid).to.equal('u-1');
+      expect(response.allowed).to.equal(false);
+      expect(response.status.code).to.equal(400);
+      expect(response.status.message).to.equal(message);
+    });
+  }
+
+  for (const [what, spec] of [
+    ['env: null', `{"containers":[${container(',"env":null')}]}`],
+    ['initContainers: null', `{"containers":[${container('')}],"initContainers":null}`],
+    ['volumes: null', `{"containers":[${container('')}],"volumes":null}`],
+  ] as const) {
+    it(`reads ${what} as absent, as the API server does, and injects`, async () => {
+      const object = JSON.parse(podJson(spec)) as Pod;
+      const r = await post(rawReview('u-2', podJson(spec)));
+      expect(r.status).to.equal(200);
+      const response = (JSON.parse(r.text) as { response: { allowed: boolean; patch: string } })
+        .response;
+      expect(response.allowed).to.equal(true);
+      const injected = applyPatch(object, decodePatch(response.patch));
+      expect(injected.spec!.initContainers!.map((c) => c.name)).to.deep.equal([
+        'detour-init',
+        'detour-proxy',
+      ]);
+    });
+  }
+
+  it('answers 400 before parsing a body nested deeper than 256 levels', async () => {
+    const body = rawReview('u-3', '['.repeat(1_000_000));
+    // The review and its request are two levels; the object's 255th bracket is level 257.
+    const at = body.indexOf('[') + 254;
+    const started = Date.now();
+    const r = await post(body);
+    expect(r.status).to.equal(400);
+    expect((JSON.parse(r.text) as { error: string }).error).to.equal(
+      `request body nests deeper than 256 levels (at byte ${at})`,
+    );
+    expect(Date.now() - started).to.be.below(5000);
+  });
+
+  it('counted none of them as an internal error', async () => {
+    const r = await webhookRequest(webhook.port, bundle.caPem, { path: '/metrics' });
+    expect(r.text).to.match(/detour_webhook_admissions_total\{result="refused"\} 8\n/);
+    expect(r.text).to.match(/detour_webhook_admissions_total\{result="injected"\} 3\n/);
+    expect(r.text).to.not.match(/detour_webhook_admissions_total\{result="error"\} [1-9]/);
+  });
+});
+
 describe('detour webhook TLS files', function () {
   this.timeout(60_000);
   let dir: string;
