@@ -49,7 +49,7 @@ export function readYamlStream(text: string, file: string): StreamPiece[] {
         { file },
       );
     }
-    const [doc] = [...new YAML.Composer({ version: '1.1' }).compose([token])];
+    const [doc] = [...new YAML.Composer({ version: '1.1', logLevel: 'error' }).compose([token])];
     if (doc === undefined) {
       pieces.push({ source });
       continue;

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import fc from 'fast-check';
 import YAML from 'yaml';
 import { Pod, ReplicationController } from 'kubernetes-models/v1';
 import { DaemonSet, Deployment, ReplicaSet, StatefulSet } from 'kubernetes-models/apps/v1';
@@ -9,6 +10,7 @@ import { CronJob, Job } from 'kubernetes-models/batch/v1';
 import { admit } from '../../webhook/admit.js';
 import { defaultInjectorConfig } from '../../webhook/injector-config.js';
 import { podCreateRequest } from '../support/admission.js';
+import { mutatedPod, yamlText } from '../support/arbitraries.js';
 import { runDetour } from '../support/cli.js';
 
 const podSpec = { containers: [{ name: 'app', image: 'busybox:1.36' }] };
@@ -257,5 +259,24 @@ describe('detour inject', function () {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('any YAML: exit 0 with output, or exit 1 with one-line errors and no stack trace (property)', async () => {
+    const input = fc.oneof(
+      yamlText,
+      mutatedPod.map((m) => YAML.stringify(m.pod)),
+    );
+    await fc.assert(
+      fc.asyncProperty(input, async (text) => {
+        const r = await runDetour(['inject', '-f', '-', '--quiet'], { input: text });
+        expect([0, 1], r.stderr).to.include(r.code);
+        if (r.code === 1) {
+          expect(r.stdout).to.equal('');
+          expect(r.stderr).to.match(/^detour: DETOUR_E_[A-Z_]+: /);
+          expect(r.stderr).to.not.match(/\n\s+at /);
+        }
+      }),
+      { numRuns: 8 },
+    );
   });
 });

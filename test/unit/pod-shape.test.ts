@@ -172,7 +172,7 @@ describe('pod shape (webhook/pod-shape.ts)', () => {
     };
     const a = admit(podCreateRequest(raw), config);
     expect(a.result, a.reason).to.equal('injected');
-    const out = applyPatch(raw, decodePatch(a.response.patch)) as {
+    const out = applyPatch(raw, decodePatch(a.response.patch)) as unknown as {
       metadata: { annotations: Record<string, string> };
       spec: {
         containers: Record<string, unknown>[];
