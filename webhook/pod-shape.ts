@@ -129,6 +129,23 @@ interface Frame {
  * level 1), or undefined. Iterative, so a hostile depth cannot exhaust the stack.
  */
 export function pathDeeperThan(root: unknown, max: number): FieldPath | undefined {
+  return deeperThan(root, max) ? firstPathDeeperThan(root, max) : undefined;
+}
+
+// The common case, cheaply: no path kept, one array of (value, depth) pairs.
+function deeperThan(root: unknown, max: number): boolean {
+  const stack: unknown[] = [root, 1];
+  while (stack.length > 0) {
+    const depth = stack.pop() as number;
+    const value = stack.pop();
+    if (typeof value !== 'object' || value === null) continue;
+    if (depth > max) return true;
+    for (const child of Object.values(value)) stack.push(child, depth + 1);
+  }
+  return false;
+}
+
+function firstPathDeeperThan(root: unknown, max: number): FieldPath | undefined {
   const stack: Frame[] = [{ value: root, depth: 1, key: '', parent: undefined }];
   for (let frame = stack.pop(); frame !== undefined; frame = stack.pop()) {
     const { value, depth } = frame;
@@ -153,16 +170,44 @@ function pathOf(frame: Frame): FieldPath {
 }
 
 /**
- * A copy without null object members, as the API server's decoder sees the object.
- * Called only after the depth check, so the recursion is bounded. `Object.fromEntries`
- * keeps a `__proto__` key an ordinary member instead of a prototype.
+ * The value without null object members, as the API server's decoder sees it: the
+ * same object where there is none (the API server never sends nulls), else a copy of
+ * the parts that had some. Called only after the depth check, so the recursion is
+ * bounded. A `__proto__` key stays an ordinary member, never a prototype.
  */
 function withoutNullMembers(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(withoutNullMembers);
+  if (Array.isArray(value)) {
+    const items = value.map(withoutNullMembers);
+    return items.some((item, i) => item !== value[i]) ? items : value;
+  }
   if (!isObject(value)) return value;
-  return Object.fromEntries(
-    Object.entries(value)
-      .filter(([, v]) => v !== null)
-      .map(([k, v]) => [k, withoutNullMembers(v)]),
-  );
+  let copy: Record<string, unknown> | undefined;
+  for (const [key, member] of Object.entries(value)) {
+    const kept = member === null ? undefined : withoutNullMembers(member);
+    if (kept === member && copy === undefined) continue;
+    copy ??= copyUntil(value, key);
+    if (kept !== undefined) define(copy, key, kept);
+  }
+  return copy ?? value;
+}
+
+/** The members of `value` before `stop`, in order. */
+function copyUntil(value: Record<string, unknown>, stop: string): Record<string, unknown> {
+  const copy: Record<string, unknown> = {};
+  for (const [key, member] of Object.entries(value)) {
+    if (key === stop) break;
+    define(copy, key, member);
+  }
+  return copy;
+}
+
+function define(object: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') {
+    Object.defineProperty(object, key, {
+      value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  } else object[key] = value;
 }
