@@ -34,21 +34,27 @@ const pod: Pod = {
   spec: { containers: [{ name: 'web', image: 'nginx:1.27' }] },
 };
 
+/** A webhook on a free loopback port, serving a certificate from a fresh CA. */
+async function startSelfSigned(): Promise<{ bundle: CertificateBundle; webhook: RunningWebhook }> {
+  const bundle = await createSelfSignedBundle({ dnsNames: serviceDnsNames('detour-system') });
+  const webhook = await startWebhookServer({
+    port: 0,
+    host: '127.0.0.1',
+    tls: { cert: bundle.certPem, key: bundle.keyPem },
+    config: defaultInjectorConfig(),
+    logger: silent,
+    registry: createRegistry(),
+  });
+  return { bundle, webhook };
+}
+
 describe('detour webhook over HTTPS (self-signed CA)', function () {
   this.timeout(60_000);
   let bundle: CertificateBundle;
   let webhook: RunningWebhook;
 
   before(async () => {
-    bundle = await createSelfSignedBundle({ dnsNames: serviceDnsNames('detour-system') });
-    webhook = await startWebhookServer({
-      port: 0,
-      host: '127.0.0.1',
-      tls: { cert: bundle.certPem, key: bundle.keyPem },
-      config: defaultInjectorConfig(),
-      logger: silent,
-      registry: createRegistry(),
-    });
+    ({ bundle, webhook } = await startSelfSigned());
   });
   after(() => webhook.close());
 
@@ -210,6 +216,9 @@ function rawReview(uid: string, objectJson: string): string {
 const container = (fields: string): string => `{"name":"web","image":"nginx"${fields}}`;
 const podJson = (spec: string, metadata = '{"name":"web"}'): string =>
   `{"apiVersion":"v1","kind":"Pod","metadata":${metadata},"spec":${spec}}`;
+/** A pod of one container with `fields` added to it, as JSON text. */
+const withContainer = (fields: string, metadata?: string): string =>
+  podJson(`{"containers":[${container(fields)}]}`, metadata);
 
 describe('detour webhook refuses malformed pods over HTTPS, naming the field', function () {
   this.timeout(60_000);
@@ -217,15 +226,7 @@ describe('detour webhook refuses malformed pods over HTTPS, naming the field', f
   let webhook: RunningWebhook;
 
   before(async () => {
-    bundle = await createSelfSignedBundle({ dnsNames: serviceDnsNames('detour-system') });
-    webhook = await startWebhookServer({
-      port: 0,
-      host: '127.0.0.1',
-      tls: { cert: bundle.certPem, key: bundle.keyPem },
-      config: defaultInjectorConfig(),
-      logger: silent,
-      registry: createRegistry(),
-    });
+    ({ bundle, webhook } = await startSelfSigned());
   });
   after(() => webhook.close());
 
@@ -243,12 +244,12 @@ describe('detour webhook refuses malformed pods over HTTPS, naming the field', f
   for (const [what, object, message] of [
     [
       'env items that are not objects',
-      podJson(`{"containers":[${container(',"env":[{"name":"A","value":"1"},"B=2"]')}]}`),
+      withContainer(',"env":[{"name":"A","value":"1"},"B=2"]'),
       'cannot read the pod: spec.containers[0].env[1]: expected an object, got "B=2"',
     ],
     [
       'an env name that is a number',
-      podJson(`{"containers":[${container(',"env":[{"name":5}]')}]}`),
+      withContainer(',"env":[{"name":5}]'),
       'cannot read the pod: spec.containers[0].env[0].name: expected a string, got 5',
     ],
     [
@@ -258,22 +259,22 @@ describe('detour webhook refuses malformed pods over HTTPS, naming the field', f
     ],
     [
       'a port of the wrong type',
-      podJson(`{"containers":[${container(',"ports":[{"containerPort":"80"}]')}]}`),
+      withContainer(',"ports":[{"containerPort":"80"}]'),
       'cannot read the pod: spec.containers[0].ports[0].containerPort: expected a number, got "80"',
     ],
     [
       'a probe of the wrong type',
-      podJson(`{"containers":[${container(',"readinessProbe":{"httpGet":{"port":{"n":1}}}')}]}`),
+      withContainer(',"readinessProbe":{"httpGet":{"port":{"n":1}}}'),
       'cannot read the pod: spec.containers[0].readinessProbe.httpGet.port: expected a port number or name, got an object',
     ],
     [
       'an annotation value that is not a string',
-      podJson(`{"containers":[${container('')}]}`, '{"annotations":{"detour.dev/capture":true}}'),
+      withContainer('', '{"annotations":{"detour.dev/capture":true}}'),
       'cannot read the pod: metadata.annotations["detour.dev/capture"]: expected a string, got true',
     ],
     [
       'a deep nesting inside the pod',
-      podJson(`{"containers":[${container(`,"x":${deep(100)}`)}]}`),
+      withContainer(`,"x":${deep(100)}`),
       `cannot read the pod: spec.containers[0].x${'.x'.repeat(60)}: nested deeper than 64 levels`,
     ],
     ['no object at all', 'null', 'cannot read the pod: expected an object, got null'],
@@ -440,15 +441,7 @@ describe('detour webhook shutdown', function () {
   this.timeout(60_000);
 
   it('finishes a request in flight before closing', async () => {
-    const bundle = await createSelfSignedBundle({ dnsNames: serviceDnsNames('detour-system') });
-    const webhook = await startWebhookServer({
-      port: 0,
-      host: '127.0.0.1',
-      tls: { cert: bundle.certPem, key: bundle.keyPem },
-      config: defaultInjectorConfig(),
-      logger: silent,
-      registry: createRegistry(),
-    });
+    const { bundle, webhook } = await startSelfSigned();
     const body = JSON.stringify(review(podCreateRequest(pod)));
     const state = { closed: false };
     const answer = new Promise<{ status: number; text: string }>((resolve, reject) => {
