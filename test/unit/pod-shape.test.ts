@@ -194,6 +194,25 @@ describe('pod shape (webhook/pod-shape.ts)', () => {
     expect(out.spec.securityContext, 'an untouched null stays as sent').to.equal(null);
   });
 
+  it('keeps a "__proto__" member an ordinary member while dropping nulls around it', () => {
+    const raw = JSON.parse(
+      '{"metadata":{"name":"p","annotations":null},"spec":{"containers":[{"name":"a"}],"x":{"__proto__":{"polluted":1},"y":null}}}',
+    ) as Record<string, unknown>;
+    const shape = readPodShape(raw);
+    expect(shape).to.have.property('pod');
+    const pod = (shape as unknown as { pod: { spec: { x: object } } }).pod;
+    expect(Object.getOwnPropertyNames(pod.spec.x)).to.deep.equal(['__proto__']);
+    expect(Object.getPrototypeOf(pod.spec.x)).to.equal(Object.prototype);
+    expect((pod.spec.x as { polluted?: unknown }).polluted).to.equal(undefined);
+    const a = admit(podCreateRequest(raw), config);
+    expect(a.result, a.reason).to.equal('injected');
+  });
+
+  it('returns the pod itself when it holds no null (no copy for what the API server sends)', () => {
+    const clean = pod({ env: [{ name: 'A', value: '1' }] });
+    expect((readPodShape(clean) as { pod: unknown }).pod).to.equal(clean);
+  });
+
   it('passes unknown fields through unchanged', () => {
     const withExtras = pod({ futureField: { a: [1, null, 'x'] } }, { futureSpec: 'kept' });
     const a = admit(podCreateRequest(withExtras), config);
