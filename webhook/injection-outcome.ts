@@ -11,7 +11,8 @@ import { readInjectionSettings } from './injection-settings.js';
 import { injectPod } from './inject-pod.js';
 import type { InjectorConfig } from './injector-config.js';
 import type { Pod } from './pod-types.js';
-import { readPodShape, type FieldPath } from './pod-shape.js';
+import type { FieldPath } from './field-path.js';
+import { readPodShape } from './pod-shape.js';
 import { unknownDetourKeys } from './unknown-detour-keys.js';
 
 /**

@@ -3,7 +3,8 @@ import { admit } from '../../webhook/admit.js';
 import { defaultInjectorConfig } from '../../webhook/injector-config.js';
 import { parseJsonBody } from '../../webhook/json-body.js';
 import { applyPatch } from '../../webhook/pod-patch.js';
-import { formatPath, MAX_OBJECT_DEPTH, readPodShape } from '../../webhook/pod-shape.js';
+import { formatPath } from '../../webhook/field-path.js';
+import { MAX_OBJECT_DEPTH, readPodShape } from '../../webhook/pod-shape.js';
 import { decodePatch, podCreateRequest } from '../support/admission.js';
 
 const config = defaultInjectorConfig();

@@ -7,7 +7,7 @@ import { admit, type Admission } from '../../webhook/admit.js';
 import { defaultInjectorConfig } from '../../webhook/injector-config.js';
 import { parseJsonBody } from '../../webhook/json-body.js';
 import { applyPatch } from '../../webhook/pod-patch.js';
-import { formatPath } from '../../webhook/pod-shape.js';
+import { formatPath } from '../../webhook/field-path.js';
 import type { Pod } from '../../webhook/pod-types.js';
 import { decodePatch, podCreateRequest } from '../support/admission.js';
 import { anyValue, mutatedPod, validPod } from '../support/arbitraries.js';
