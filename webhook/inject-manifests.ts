@@ -1,6 +1,8 @@
 import YAML from 'yaml';
 import { DetourError } from '../shared/errors.js';
+import { DOMAIN } from '../shared/labels.js';
 import { isObject } from './admission-review.js';
+import { formatPath } from './field-path.js';
 import { injectionOutcome } from './injection-outcome.js';
 import type { InjectorConfig } from './injector-config.js';
 import { templatePath } from './pod-templates.js';
@@ -104,7 +106,7 @@ function injectObject(
     path: path.slice(0, depth),
     what: object.kind === 'Pod' ? 'pod' : 'pod template',
   });
-  const { warnings } = outcome;
+  const warnings = [...misplacedKeys(object, path), ...outcome.warnings];
   switch (outcome.result) {
     case 'refused': {
       const { error } = outcome;
@@ -124,6 +126,26 @@ function injectObject(
       report.objects.push({ ref, result: 'injected', warnings });
       return true;
   }
+}
+
+/**
+ * `detour.dev/` keys on a workload's own metadata, where they are easily put by mistake:
+ * the pods it creates do not inherit them, and detour reads the pod template's.
+ */
+function misplacedKeys(object: Record<string, unknown>, path: readonly string[]): string[] {
+  if (path.length === 0 || !isObject(object.metadata)) return [];
+  const where = formatPath([...path, 'metadata']);
+  return (['labels', 'annotations'] as const).flatMap((field) => {
+    const map = (object.metadata as Record<string, unknown>)[field];
+    return isObject(map)
+      ? Object.keys(map)
+          .filter((key) => key.startsWith(`${DOMAIN}/`))
+          .map(
+            (key) =>
+              `detour: ${key} in metadata.${field} of the ${String(object.kind)} is ignored; detour reads the pod template's (${where}.${field})`,
+          )
+      : [];
+  });
 }
 
 /** Edits the node at `path` from `before` to `after`, keeping what did not change. */

@@ -247,6 +247,16 @@ describe('detour inject agrees with the webhook', () => {
     expect(report.objects[0]).to.include({ result: 'passed-through', reason: 'no pod template' });
   });
 
+  it("warns about detour.dev/ keys on a workload's own metadata, which pods do not inherit", () => {
+    const { report } = inject(
+      'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\n  annotations: {detour.dev/capture: none}\nspec:\n  template:\n    spec:\n      containers: [{name: a}]\n',
+    );
+    expect(report.objects[0]).to.deep.include({ result: 'injected' });
+    expect(report.objects[0]!.warnings).to.deep.equal([
+      "detour: detour.dev/capture in metadata.annotations of the Deployment is ignored; detour reads the pod template's (spec.template.metadata.annotations)",
+    ]);
+  });
+
   it('warns about unknown detour.dev/ keys, as the webhook does', () => {
     const { report } = inject(
       'apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations: {detour.dev/dns-captur: "false"}\nspec:\n  containers: [{name: a}]\n',
