@@ -15,11 +15,17 @@ const KNOWN_ANNOTATIONS: readonly string[] = [
 ];
 const KNOWN_LABELS: readonly string[] = [INJECT_KEY];
 
+// Warnings are short and few: the API server may truncate long ones, and kubectl prints
+// each on its own line.
+// https://kubernetes.io/docs/reference/access-authn-authz/extensible-admission-controllers/#response
+const MAX_WARNINGS = 10;
+const MAX_KEY_SHOWN = 80;
+
 export function unknownDetourKeys(metadata: ObjectMeta | undefined): string[] {
   return [
     ...warn('label', Object.keys(metadata?.labels ?? {}), KNOWN_LABELS),
     ...warn('annotation', Object.keys(metadata?.annotations ?? {}), KNOWN_ANNOTATIONS),
-  ];
+  ].slice(0, MAX_WARNINGS);
 }
 
 function warn(what: string, keys: readonly string[], known: readonly string[]): string[] {
@@ -27,9 +33,9 @@ function warn(what: string, keys: readonly string[], known: readonly string[]): 
     .filter((key) => key.startsWith(`${DOMAIN}/`) && !known.includes(key))
     .map((key) => {
       const near = nearest(key, known);
-      const hint =
-        near === undefined ? `detour reads ${known.join(', ')}` : `did you mean ${near}?`;
-      return `detour: unknown ${what} ${key} is ignored; ${hint}`;
+      const shown = key.length > MAX_KEY_SHOWN ? `${key.slice(0, MAX_KEY_SHOWN)}…` : key;
+      const hint = near === undefined ? 'no such detour setting' : `did you mean ${near}?`;
+      return `detour: unknown ${what} ${shown} is ignored; ${hint}`;
     });
 }
 

@@ -306,9 +306,18 @@ describe('annotations and detour.dev/ keys', () => {
     };
     const skipped = admit(podCreateRequest(optedOut), config);
     expect(skipped.result).to.equal('skipped');
-    expect(skipped.response.warnings?.[0]).to.match(
-      /^detour: unknown annotation detour\.dev\/zzzzzzzzzzzz is ignored; detour reads detour\.dev\/inject, /,
+    expect(skipped.response.warnings).to.deep.equal([
+      'detour: unknown annotation detour.dev/zzzzzzzzzzzz is ignored; no such detour setting',
+    ]);
+  });
+
+  it('keeps warnings short and few, whatever the pod holds', () => {
+    const annotations = Object.fromEntries(
+      Array.from({ length: 50 }, (_, i) => [`detour.dev/${'k'.repeat(200)}${i}`, 'x']),
     );
+    const a = admit(podCreateRequest({ ...pod(), metadata: { annotations } }), config);
+    expect(a.response.warnings).to.have.length(10);
+    for (const w of a.response.warnings ?? []) expect(w.length).to.be.below(160);
   });
 });
 
