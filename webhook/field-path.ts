@@ -13,9 +13,14 @@ export function formatPath(path: FieldPath): string {
     if (typeof key === 'number') text += `[${key}]`;
     else if (typeof key === 'string' && /^[A-Za-z_$][\w$]*$/.test(key)) {
       text += text === '' ? key : `.${key}`;
-    } else text += `[${JSON.stringify(String(key))}]`;
+    } else text += `[${JSON.stringify(shorten(String(key)))}]`;
   }
   return text;
+}
+
+// A hostile key can be megabytes long; a message needs only enough of it to find it.
+function shorten(key: string): string {
+  return key.length > 80 ? `${key.slice(0, 80)}…` : key;
 }
 
 /** The value at `path`, or undefined where the path leads nowhere. */

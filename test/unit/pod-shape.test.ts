@@ -246,6 +246,9 @@ describe('pod shape (webhook/pod-shape.ts)', () => {
       'metadata.annotations["detour.dev/capture"]',
     );
     expect(formatPath([])).to.equal('');
+    expect(formatPath(['metadata', 'labels', 'x'.repeat(1000)])).to.equal(
+      `metadata.labels["${'x'.repeat(80)}…"]`,
+    );
   });
 
   it('gives the path from the object the user wrote (a template inside a Deployment)', () => {
