@@ -6,21 +6,23 @@ import { isObject } from './admission-review.js';
  */
 export type FieldPath = readonly PropertyKey[];
 
+// A hostile key can be megabytes long; a message needs only enough of it to find it.
+const MAX_KEY = 80;
+
 /** `spec.containers[0].env[2].name`, `metadata.annotations["detour.dev/capture"]`. */
 export function formatPath(path: FieldPath): string {
   let text = '';
   for (const key of path) {
     if (typeof key === 'number') text += `[${key}]`;
-    else if (typeof key === 'string' && /^[A-Za-z_$][\w$]*$/.test(key)) {
+    else if (typeof key === 'string' && key.length <= MAX_KEY && /^[A-Za-z_$][\w$]*$/.test(key)) {
       text += text === '' ? key : `.${key}`;
     } else text += `[${JSON.stringify(shorten(String(key)))}]`;
   }
   return text;
 }
 
-// A hostile key can be megabytes long; a message needs only enough of it to find it.
 function shorten(key: string): string {
-  return key.length > 80 ? `${key.slice(0, 80)}…` : key;
+  return key.length > MAX_KEY ? `${key.slice(0, MAX_KEY)}…` : key;
 }
 
 /** The value at `path`, or undefined where the path leads nowhere. */
