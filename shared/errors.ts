@@ -48,6 +48,29 @@ export class BadAnnotationError extends DetourError {
   }
 }
 
+/**
+ * Every bad annotation of one object, reported together (same code), so that one
+ * round of fixes is enough; the message is theirs joined by `; `.
+ */
+export class BadAnnotationsError extends DetourError {
+  readonly errors: readonly BadAnnotationError[];
+
+  constructor(errors: readonly BadAnnotationError[]) {
+    super('DETOUR_E_BAD_ANNOTATION', errors.map((e) => e.message).join('; '), {
+      annotations: errors.map((e) => e.details),
+    });
+    this.errors = errors;
+  }
+}
+
+/** One error for a list of bad annotations: the error itself when there is only one. */
+export function annotationsError(
+  errors: readonly BadAnnotationError[],
+): BadAnnotationError | BadAnnotationsError | undefined {
+  if (errors.length <= 1) return errors[0];
+  return new BadAnnotationsError(errors);
+}
+
 /** An environment knob (HOSTS_ANNOTATION, CLIENT_MAX_BODY_SIZE, ...) is invalid. */
 export class BadKnobError extends DetourError {
   constructor(knob: string, value: string, reason: string) {

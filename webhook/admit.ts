@@ -1,12 +1,8 @@
-import { BadAnnotationError, errorMessage } from '../shared/errors.js';
+import { errorMessage } from '../shared/errors.js';
 import type { AdmissionRequest, AdmissionResponse } from './admission-review.js';
-import { isObject } from './admission-review.js';
-import { decideInjection } from './injection-decision.js';
-import { injectPod } from './inject-pod.js';
+import { injectionOutcome } from './injection-outcome.js';
 import type { InjectorConfig } from './injector-config.js';
 import { createPatch } from './pod-patch.js';
-import type { Pod } from './pod-types.js';
-import { podShapeProblem } from './pod-shape.js';
 
 export type AdmissionResult = 'injected' | 'skipped' | 'refused' | 'error';
 
@@ -18,54 +14,57 @@ export interface Admission {
 }
 
 /**
- * One admission, as a pipeline of named steps: is it a Pod being created → is it
- * shaped like one → decide
- * (pure predicates) → inject into a clone → diff into a JSON patch → response. Nothing
- * here does I/O, so the server, `detour inject` and the tests share it.
+ * One admission, as a pipeline of named steps: is it a Pod being created → the shared
+ * injection steps (shape, decision, injection; injection-outcome.ts) → diff into a JSON
+ * patch → response. Nothing here does I/O, so the server, `detour inject` and the tests
+ * share it.
  */
 export function admit(request: AdmissionRequest, config: InjectorConfig): Admission {
   const { uid } = request;
-  const allow = (result: AdmissionResult, reason?: string): Admission => ({
-    result,
-    ...(reason === undefined ? {} : { reason }),
-    response: { uid, allowed: true },
-  });
-
-  if (!isPodCreate(request)) return allow('skipped', 'not a pod creation');
-  if (!isObject(request.object)) return allow('skipped', 'request has no object');
-  const problem = podShapeProblem(request.object);
-  if (problem !== undefined) return refuse(uid, `detour: cannot read the pod: ${problem}`);
-  const pod = request.object as Pod;
+  if (!isPodCreate(request)) {
+    return { result: 'skipped', reason: 'not a pod creation', response: { uid, allowed: true } };
+  }
   // Pods made by controllers have only generateName, and often no namespace of their
   // own: the request's namespace is the authoritative one.
-  const namespace = request.namespace ?? pod.metadata?.namespace ?? 'default';
+  const namespace =
+    typeof request.namespace === 'string' && request.namespace !== ''
+      ? request.namespace
+      : undefined;
 
   try {
-    const decision = decideInjection(pod, { name: namespace });
-    if (!decision.inject) return allow('skipped', decision.reason);
-    const injected = injectPod(pod, namespace, config);
-    if ('refused' in injected) return refuse(uid, injected.refused);
-    const patch = createPatch(pod, injected.pod);
-    const warnings = injected.warnings.length > 0 ? { warnings: injected.warnings } : {};
-    if (patch.length === 0) {
-      return {
-        result: 'skipped',
-        reason: 'already injected',
-        response: { uid, allowed: true, ...warnings },
-      };
+    const outcome = injectionOutcome(request.object, {
+      config,
+      defaultNamespace: 'default',
+      ...(namespace === undefined ? {} : { namespace }),
+    });
+    const warnings = outcome.warnings.length > 0 ? { warnings: outcome.warnings } : {};
+    switch (outcome.result) {
+      case 'refused':
+        return refuse(uid, outcome.error.message, warnings);
+      case 'skipped':
+      case 'unchanged':
+        return {
+          result: 'skipped',
+          reason: outcome.reason,
+          response: { uid, allowed: true, ...warnings },
+        };
+      case 'injected':
+        return {
+          result: 'injected',
+          response: {
+            uid,
+            allowed: true,
+            patchType: 'JSONPatch',
+            // Against the pod as read (nulls as absent): an `add` replaces a null the
+            // API server would have dropped, and nulls we do not touch stay as sent.
+            patch: Buffer.from(JSON.stringify(createPatch(outcome.pod, outcome.injected))).toString(
+              'base64',
+            ),
+            ...warnings,
+          },
+        };
     }
-    return {
-      result: 'injected',
-      response: {
-        uid,
-        allowed: true,
-        patchType: 'JSONPatch',
-        patch: Buffer.from(JSON.stringify(patch)).toString('base64'),
-        ...warnings,
-      },
-    };
   } catch (err) {
-    if (err instanceof BadAnnotationError) return refuse(uid, err.message);
     // A bug, not bad input: refuse the pod rather than admit it half-configured; the
     // MWC's failurePolicy would do the same if we crashed.
     const message = `detour: internal error while injecting: ${errorMessage(err)}`;
@@ -77,11 +76,16 @@ export function admit(request: AdmissionRequest, config: InjectorConfig): Admiss
   }
 }
 
-function refuse(uid: string, message: string): Admission {
+function refuse(uid: string, message: string, extra: { warnings?: string[] }): Admission {
   return {
     result: 'refused',
     reason: message,
-    response: { uid, allowed: false, status: { code: 400, reason: 'BadRequest', message } },
+    response: {
+      uid,
+      allowed: false,
+      status: { code: 400, reason: 'BadRequest', message },
+      ...extra,
+    },
   };
 }
 

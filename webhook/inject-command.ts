@@ -9,8 +9,11 @@ const USAGE = `usage: detour inject -f FILE|- [--namespace NS] [--image REF] [--
 Adds detour's init container and sidecar to the Pods and pod templates (Deployment,
 StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Job, CronJob, and List
 items) of a multi-document YAML, with the admission webhook's own function, and prints
-the YAML. Other kinds, and objects left as they are, are printed unchanged.
-A summary of what was done goes to stderr (--quiet to suppress it).
+the YAML. Other kinds, and objects left as they are, are printed byte for byte; the
+objects it injects keep their comments and YAML 1.1 scalars (0400, yes), as kubectl
+reads them. Warnings (unknown detour.dev/ keys) always go to stderr, and so does a
+summary of what was done (--quiet to suppress it). Any refusal (a malformed pod, a bad
+annotation) is printed, all of them at once, and nothing goes to stdout: exit 1.
 
   kubectl get deploy web -o yaml | detour inject -f - | kubectl apply -f -
 
@@ -47,11 +50,19 @@ export async function run(argv: string[]): Promise<number | undefined> {
   } catch (err) {
     throw new BadFlagError('-f', filename, `cannot read: ${errorMessage(err)}`);
   }
-  const { output, report } = injectManifests(
-    text,
-    config,
-    typeof namespace === 'string' ? namespace : 'default',
-  );
+  const { output, report } = injectManifests(text, config, {
+    defaultNamespace: typeof namespace === 'string' ? namespace : 'default',
+    file: filename === '-' ? 'stdin' : filename,
+  });
+  for (const o of report.objects) {
+    for (const w of o.warnings) process.stderr.write(`detour inject: ${o.ref}: warning: ${w}\n`);
+  }
+  if (report.refusals.length > 0) {
+    // Every refusal at once, and no half-injected output to apply by mistake.
+    for (const err of report.refusals)
+      process.stderr.write(`detour: ${err.code}: ${err.message}\n`);
+    return 1;
+  }
   process.stdout.write(output);
   if (flags.values.quiet !== true) {
     for (const o of report.objects) {

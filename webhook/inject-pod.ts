@@ -1,5 +1,5 @@
 import type { Container, Pod, PodSpec } from './pod-types.js';
-import { BadAnnotationError } from '../shared/errors.js';
+import { isDetourError, type DetourError } from '../shared/errors.js';
 import {
   CONTAINER_NAMES,
   DEFAULT_CONTAINER_ANNOTATION,
@@ -24,7 +24,9 @@ import {
 } from './sidecar-containers.js';
 
 export type InjectResult =
-  { pod: Pod; warnings: string[] } | { refused: string; error: BadAnnotationError };
+  | { pod: Pod; warnings: string[] }
+  /** A bad annotation (code DETOUR_E_BAD_ANNOTATION), every one of them named. */
+  | { refused: string; error: DetourError };
 
 /**
  * The injection itself: a pure function of the pod, its namespace and the injector's
@@ -56,7 +58,9 @@ export function injectPod(pod: Pod, namespace: string, config: InjectorConfig): 
       spec.containers,
     );
   } catch (err) {
-    if (err instanceof BadAnnotationError) return { refused: err.message, error: err };
+    if (isDetourError(err) && err.code === 'DETOUR_E_BAD_ANNOTATION') {
+      return { refused: err.message, error: err };
+    }
     throw err;
   }
 

@@ -1,4 +1,4 @@
-import { BadAnnotationError } from '../shared/errors.js';
+import { annotationsError, BadAnnotationError } from '../shared/errors.js';
 import { ANNOTATIONS } from '../shared/labels.js';
 import {
   defaultCaptureSettings,
@@ -36,15 +36,17 @@ const RESOURCE_ANNOTATIONS = {
 /**
  * Reads the pod's annotations over the injector's defaults. Every value goes through
  * the same parsers `detour init` uses for its flags, so what the webhook renders init
- * accepts; a bad value throws BadAnnotationError naming the annotation and the value.
- * The app containers give the default inbound ports (their TCP containerPorts).
+ * accepts. The app containers give the default inbound ports (their TCP
+ * containerPorts). Bad values throw one error (code DETOUR_E_BAD_ANNOTATION) naming every bad
+ * annotation and its value, not just the first, so one round of fixes is enough.
  */
 export function readInjectionSettings(
   annotations: Readonly<Record<string, string>>,
   defaults: { resources: ProxyResources; proxyUid: number },
   appContainers: readonly Container[] = [],
 ): InjectionSettings {
-  const read = annotationReader(annotations);
+  const errors: BadAnnotationError[] = [];
+  const read = annotationReader(annotations, errors);
 
   const base = defaultCaptureSettings();
   const capture: CaptureSettings = {
@@ -58,7 +60,14 @@ export function readInjectionSettings(
     dnsCapture: read(ANNOTATIONS.dnsCapture, parseBoolean) ?? base.dnsCapture,
     proxyUid: defaults.proxyUid,
   };
-  const inbound = readInboundSettings(read, annotations, appContainers, capture.mode);
+  let inbound: InboundSettings = { mode: 'off', ports: [], rewriteProbes: false };
+  try {
+    inbound = readInboundSettings(read, annotations, appContainers, capture.mode);
+  } catch (err) {
+    // The default port list itself can be refused (it names `inbound-ports`).
+    if (!(err instanceof BadAnnotationError)) throw err;
+    errors.push(err);
+  }
   capture.inbound = inbound.ports;
 
   const resources: ProxyResources = { ...defaults.resources };
@@ -69,16 +78,24 @@ export function readInjectionSettings(
     const value = read(annotation, (v) => (parseQuantity(v), v));
     if (value !== undefined) resources[key] = value;
   }
-  checkRequestWithinLimit(resources, 'cpu', 'cpuLimit', annotations);
-  checkRequestWithinLimit(resources, 'memory', 'memoryLimit', annotations);
+  for (const [request, limit] of [
+    ['cpu', 'cpuLimit'],
+    ['memory', 'memoryLimit'],
+  ] as const) {
+    const error = requestOverLimit(resources, request, limit, annotations);
+    if (error !== undefined) errors.push(error);
+  }
 
   const logLevel = read(ANNOTATIONS.logLevel, (v) => {
     if (!LOG_LEVELS.includes(v)) throw new Error(`expected one of ${LOG_LEVELS.join(', ')}`);
     return v;
   });
+  const nativeSidecar = read(ANNOTATIONS.nativeSidecar, parseBoolean) ?? true;
 
+  const error = annotationsError(errors);
+  if (error !== undefined) throw error;
   return {
-    nativeSidecar: read(ANNOTATIONS.nativeSidecar, parseBoolean) ?? true,
+    nativeSidecar,
     capture,
     inbound,
     resources,
@@ -98,21 +115,21 @@ function nonEmpty<T>(parse: (value: string) => T[]): (value: string) => T[] {
  * The API server rejects a container whose request exceeds its limit; refusing here
  * names the annotation instead of leaving the user with a generic validation error.
  */
-function checkRequestWithinLimit(
+function requestOverLimit(
   resources: ProxyResources,
   request: 'cpu' | 'memory',
   limit: 'cpuLimit' | 'memoryLimit',
   annotations: Readonly<Record<string, string>>,
-): void {
+): BadAnnotationError | undefined {
   const req = resources[request];
   const lim = resources[limit];
-  if (req === undefined || lim === undefined) return;
-  if (parseQuantity(req) <= parseQuantity(lim)) return;
+  if (req === undefined || lim === undefined) return undefined;
+  if (parseQuantity(req) <= parseQuantity(lim)) return undefined;
   const blamed =
     annotations[RESOURCE_ANNOTATIONS[limit]] !== undefined
       ? RESOURCE_ANNOTATIONS[limit]
       : RESOURCE_ANNOTATIONS[request];
-  throw new BadAnnotationError(
+  return new BadAnnotationError(
     blamed,
     annotations[blamed] ?? '',
     `the proxy's ${request} request ${req} exceeds its limit ${lim}`,

@@ -6,6 +6,7 @@ import { BadInputError, errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { parseReview, reviewResponse } from './admission-review.js';
 import { admit } from './admit.js';
+import { parseJsonBody } from './json-body.js';
 import type { InjectorConfig } from './injector-config.js';
 import type { KeyPair } from './tls-files.js';
 import { createWebhookMetrics } from './webhook-metrics.js';
@@ -66,12 +67,14 @@ export function createWebhookApp(
       }
       next();
     },
-    express.json({ limit: options.bodyLimit ?? DEFAULT_BODY_LIMIT, strict: false }),
+    // Raw bytes, so that the nesting depth is checked before JSON.parse (json-body.ts).
+    express.raw({ type: 'application/json', limit: options.bodyLimit ?? DEFAULT_BODY_LIMIT }),
     (req: Request, res: Response) => {
       let review;
       try {
-        if (req.body === undefined) throw new BadInputError('empty request body');
-        review = parseReview(req.body);
+        const body: unknown = req.body;
+        if (!Buffer.isBuffer(body)) throw new BadInputError('empty request body');
+        review = parseReview(parseJsonBody(body));
       } catch (err) {
         sendError(res, 400, errorMessage(err));
         return;
@@ -103,18 +106,14 @@ export function createWebhookApp(
     sendError(res, 404, 'not found; the webhook serves POST /mutate, GET /healthz, GET /metrics');
   });
 
-  // body-parser's errors carry a status (400 unparsable, 413 too large, 415 charset).
+  // body-parser's errors carry a status (400 aborted, 413 too large, 415 encoding).
   // Express recognises an error handler by its four parameters, hence the unused one.
   // eslint-disable-next-line @typescript-eslint/no-unused-vars
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const status = (err as { status?: unknown }).status;
     const code = typeof status === 'number' && status >= 400 && status < 500 ? status : 500;
     if (code === 500) logger.error({ err: errorMessage(err) }, 'webhook request failed');
-    sendError(
-      res,
-      code,
-      code === 400 ? `request body is not valid JSON: ${errorMessage(err)}` : errorMessage(err),
-    );
+    sendError(res, code, errorMessage(err));
   });
 
   return app;

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import fc from 'fast-check';
 import fs from 'node:fs';
 import os from 'node:os';
 import https from 'node:https';
@@ -17,6 +18,7 @@ import type { Pod } from '../../webhook/pod-types.js';
 import { readKeyPair, watchKeyPair } from '../../webhook/tls-files.js';
 import { startWebhookServer, type RunningWebhook } from '../../webhook/webhook-server.js';
 import { decodePatch, podCreateRequest } from '../support/admission.js';
+import { anyValue, mutatedPod } from '../support/arbitraries.js';
 import { postReview, webhookRequest } from '../support/webhook-client.js';
 
 const silent = createLogger({ level: 'silent' });
@@ -32,21 +34,27 @@ const pod: Pod = {
   spec: { containers: [{ name: 'web', image: 'nginx:1.27' }] },
 };
 
+/** A webhook on a free loopback port, serving a certificate from a fresh CA. */
+async function startSelfSigned(): Promise<{ bundle: CertificateBundle; webhook: RunningWebhook }> {
+  const bundle = await createSelfSignedBundle({ dnsNames: serviceDnsNames('detour-system') });
+  const webhook = await startWebhookServer({
+    port: 0,
+    host: '127.0.0.1',
+    tls: { cert: bundle.certPem, key: bundle.keyPem },
+    config: defaultInjectorConfig(),
+    logger: silent,
+    registry: createRegistry(),
+  });
+  return { bundle, webhook };
+}
+
 describe('detour webhook over HTTPS (self-signed CA)', function () {
   this.timeout(60_000);
   let bundle: CertificateBundle;
   let webhook: RunningWebhook;
 
   before(async () => {
-    bundle = await createSelfSignedBundle({ dnsNames: serviceDnsNames('detour-system') });
-    webhook = await startWebhookServer({
-      port: 0,
-      host: '127.0.0.1',
-      tls: { cert: bundle.certPem, key: bundle.keyPem },
-      config: defaultInjectorConfig(),
-      logger: silent,
-      registry: createRegistry(),
-    });
+    ({ bundle, webhook } = await startSelfSigned());
   });
   after(() => webhook.close());
 
@@ -196,6 +204,165 @@ describe('detour webhook over HTTPS (self-signed CA)', function () {
   });
 });
 
+/** A review of creating a Pod whose object is `objectJson`, written as raw JSON text. */
+function rawReview(uid: string, objectJson: string): string {
+  return (
+    `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"${uid}",` +
+    `"kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},` +
+    `"namespace":"shop","operation":"CREATE","object":${objectJson}}}`
+  );
+}
+
+const container = (fields: string): string => `{"name":"web","image":"nginx"${fields}}`;
+const podJson = (spec: string, metadata = '{"name":"web"}'): string =>
+  `{"apiVersion":"v1","kind":"Pod","metadata":${metadata},"spec":${spec}}`;
+/** A pod of one container with `fields` added to it, as JSON text. */
+const withContainer = (fields: string, metadata?: string): string =>
+  podJson(`{"containers":[${container(fields)}]}`, metadata);
+
+describe('detour webhook refuses malformed pods over HTTPS, naming the field', function () {
+  this.timeout(60_000);
+  let bundle: CertificateBundle;
+  let webhook: RunningWebhook;
+
+  before(async () => {
+    ({ bundle, webhook } = await startSelfSigned());
+  });
+  after(() => webhook.close());
+
+  async function post(body: string): Promise<{ status: number; text: string }> {
+    return webhookRequest(webhook.port, bundle.caPem, {
+      method: 'POST',
+      path: '/mutate',
+      body,
+      headers: { 'content-type': 'application/json' },
+    });
+  }
+
+  const deep = (levels: number): string => `${'{"x":'.repeat(levels)}1${'}'.repeat(levels)}`;
+
+  for (const [what, object, message] of [
+    [
+      'env items that are not objects',
+      withContainer(',"env":[{"name":"A","value":"1"},"B=2"]'),
+      'cannot read the pod: spec.containers[0].env[1]: expected an object, got "B=2"',
+    ],
+    [
+      'an env name that is a number',
+      withContainer(',"env":[{"name":5}]'),
+      'cannot read the pod: spec.containers[0].env[0].name: expected a string, got 5',
+    ],
+    [
+      'containers that are a string',
+      podJson('{"containers":"oops"}'),
+      'cannot read the pod: spec.containers: expected a list, got "oops"',
+    ],
+    [
+      'a port of the wrong type',
+      withContainer(',"ports":[{"containerPort":"80"}]'),
+      'cannot read the pod: spec.containers[0].ports[0].containerPort: expected a number, got "80"',
+    ],
+    [
+      'a probe of the wrong type',
+      withContainer(',"readinessProbe":{"httpGet":{"port":{"n":1}}}'),
+      'cannot read the pod: spec.containers[0].readinessProbe.httpGet.port: expected a port number or name, got an object',
+    ],
+    [
+      'an annotation value that is not a string',
+      withContainer('', '{"annotations":{"detour.dev/capture":true}}'),
+      'cannot read the pod: metadata.annotations["detour.dev/capture"]: expected a string, got true',
+    ],
+    [
+      'a deep nesting inside the pod',
+      withContainer(`,"x":${deep(100)}`),
+      `cannot read the pod: spec.containers[0].x${'.x'.repeat(60)}: nested deeper than 64 levels`,
+    ],
+    ['no object at all', 'null', 'cannot read the pod: expected an object, got null'],
+  ] as const) {
+    it(`answers 200, allowed:false, code 400 for ${what}`, async () => {
+      const r = await post(rawReview('u-1', object));
+      expect(r.status).to.equal(200);
+      const response = (
+        JSON.parse(r.text) as {
+          response: { uid: string; allowed: boolean; status: { code: number; message: string } };
+        }
+      ).response;
+      expect(response.uid).to.equal('u-1');
+      expect(response.allowed).to.equal(false);
+      expect(response.status.code).to.equal(400);
+      expect(response.status.message).to.equal(message);
+    });
+  }
+
+  for (const [what, spec] of [
+    ['env: null', `{"containers":[${container(',"env":null')}]}`],
+    ['initContainers: null', `{"containers":[${container('')}],"initContainers":null}`],
+    ['volumes: null', `{"containers":[${container('')}],"volumes":null}`],
+  ] as const) {
+    it(`reads ${what} as absent, as the API server does, and injects`, async () => {
+      const object = JSON.parse(podJson(spec)) as Pod;
+      const r = await post(rawReview('u-2', podJson(spec)));
+      expect(r.status).to.equal(200);
+      const response = (JSON.parse(r.text) as { response: { allowed: boolean; patch: string } })
+        .response;
+      expect(response.allowed).to.equal(true);
+      const injected = applyPatch(object, decodePatch(response.patch));
+      expect(injected.spec!.initContainers!.map((c) => c.name)).to.deep.equal([
+        'detour-init',
+        'detour-proxy',
+      ]);
+    });
+  }
+
+  it('answers 400 before parsing a body nested deeper than 256 levels', async () => {
+    const body = rawReview('u-3', '['.repeat(1_000_000));
+    // The review and its request are two levels; the object's 255th bracket is level 257.
+    const at = body.indexOf('[') + 254;
+    const started = Date.now();
+    const r = await post(body);
+    expect(r.status).to.equal(400);
+    expect((JSON.parse(r.text) as { error: string }).error).to.equal(
+      `request body nests deeper than 256 levels (at byte ${at})`,
+    );
+    expect(Date.now() - started).to.be.below(5000);
+  });
+
+  it('answers any body with 200, 400 or 413 in bounded time, never 500 (property)', async () => {
+    const body = fc.oneof(
+      fc.string(),
+      fc.jsonValue().map((v) => JSON.stringify(v)),
+      fc
+        .oneof(
+          anyValue,
+          mutatedPod.map((m) => m.pod),
+        )
+        .map((o) => rawReview('u-p', JSON.stringify(o))),
+    );
+    await fc.assert(
+      fc.asyncProperty(body, async (text) => {
+        const started = Date.now();
+        const r = await post(text);
+        expect(Date.now() - started).to.be.below(2000);
+        expect([200, 400, 413], r.text).to.include(r.status);
+        if (r.status === 200) {
+          const { response } = JSON.parse(r.text) as {
+            response: { allowed: boolean; status?: { code: number } };
+          };
+          if (!response.allowed) expect(response.status?.code).to.equal(400);
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('counted none of them as an internal error', async () => {
+    const r = await webhookRequest(webhook.port, bundle.caPem, { path: '/metrics' });
+    const refused = /detour_webhook_admissions_total\{result="refused"\} (\d+)/.exec(r.text)?.[1];
+    expect(Number(refused)).to.be.at.least(8);
+    expect(r.text).to.not.match(/detour_webhook_admissions_total\{result="error"\} [1-9]/);
+  });
+});
+
 describe('detour webhook TLS files', function () {
   this.timeout(60_000);
   let dir: string;
@@ -274,15 +441,7 @@ describe('detour webhook shutdown', function () {
   this.timeout(60_000);
 
   it('finishes a request in flight before closing', async () => {
-    const bundle = await createSelfSignedBundle({ dnsNames: serviceDnsNames('detour-system') });
-    const webhook = await startWebhookServer({
-      port: 0,
-      host: '127.0.0.1',
-      tls: { cert: bundle.certPem, key: bundle.keyPem },
-      config: defaultInjectorConfig(),
-      logger: silent,
-      registry: createRegistry(),
-    });
+    const { bundle, webhook } = await startSelfSigned();
     const body = JSON.stringify(review(podCreateRequest(pod)));
     const state = { closed: false };
     const answer = new Promise<{ status: number; text: string }>((resolve, reject) => {
