@@ -7,6 +7,7 @@ import { APP_HEALTH_PREFIX } from '../shared/app-probes.js';
 import { errorMessage } from '../shared/errors.js';
 import { PROXY_ANSWERS } from './error-response.js';
 import { AppHealth } from './app-health.js';
+import { detourVersion } from '../shared/version.js';
 
 /**
  * The proxy's admin port (15000, on every address: the kubelet probes it and Prometheus
@@ -68,11 +69,19 @@ export class AdminServer {
         send(res, 200, { status: 'ok' });
         return;
       case '/ready':
+        // proxyVersion and the table's sources let `detour status` (through the API
+        // server's pods/proxy) say which proxies are old or behind.
         if (proxy.ready) {
-          send(res, 200, { status: 'ready', tableVersion: proxy.table.version });
+          send(res, 200, {
+            status: 'ready',
+            proxyVersion: detourVersion(),
+            tableVersion: proxy.table.version,
+            routeTables: proxy.table.sources,
+          });
         } else {
           send(res, 503, {
             status: proxy.draining ? 'draining' : 'waiting for the first route table',
+            proxyVersion: detourVersion(),
             source: this.#source,
           });
         }
