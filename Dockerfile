@@ -19,6 +19,7 @@ COPY shared ./shared
 COPY webhook ./webhook
 COPY sidecar ./sidecar
 COPY controller ./controller
+COPY ops ./ops
 RUN npm run build
 
 # --- production dependencies only (no tsc, mocha, eslint, the `node` binary package) --

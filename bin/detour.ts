@@ -6,6 +6,7 @@
  * express or the Kubernetes client.
  */
 import { isDetourError, errorMessage } from '../shared/errors.js';
+import { detourVersion } from '../shared/version.js';
 
 type CommandModule = { run: (argv: string[]) => Promise<number | undefined> };
 
@@ -34,11 +35,19 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
     summary: "print a proxy's route table, or explain which route a URL hits",
     load: () => import('../sidecar/routes-command.js'),
   },
+  check: {
+    summary: 'check a cluster before or after installing detour (like linkerd check)',
+    load: () => import('../ops/check-command.js'),
+  },
+  status: {
+    summary: 'list injected pods: proxy version, table version, in sync or not',
+    load: () => import('../ops/status-command.js'),
+  },
 };
 
 function usage(): string {
   const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(11)} ${c.summary}`);
-  return `usage: detour <command> [flags]\n\ncommands:\n${lines.join('\n')}\n\nRun 'detour <command> --help' for the flags of one command.\n`;
+  return `usage: detour <command> [flags]\n       detour --version\n\ncommands:\n${lines.join('\n')}\n\nRun 'detour <command> --help' for the flags of one command.\n`;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -46,6 +55,10 @@ async function main(argv: string[]): Promise<number> {
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage());
     return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === 'version') {
+    process.stdout.write(`detour ${detourVersion()}\n`);
+    return 0;
   }
   const command = COMMANDS[name];
   if (command === undefined) {
