@@ -50,5 +50,11 @@ export async function run(argv: string[]): Promise<number> {
   } else {
     process.stdout.write(formatText(lines));
   }
+  if (!reached) {
+    // The abandoned TLS connect would hold the event loop until undici's own 10 s
+    // connect timeout; the answer is out (stdout writes are synchronous for files and
+    // pipes on Linux), so end now and keep the 10 s promise.
+    process.exit(1);
+  }
   return failed(lines) ? 1 : 0;
 }

@@ -81,6 +81,38 @@ export const RESOURCES: readonly ResourceDef[] = [
     namespaced: true,
     statusSubresource: true,
   },
+  {
+    group: '',
+    version: 'v1',
+    plural: 'services',
+    kind: 'Service',
+    namespaced: true,
+    statusSubresource: true,
+  },
+  {
+    group: 'discovery.k8s.io',
+    version: 'v1',
+    plural: 'endpointslices',
+    kind: 'EndpointSlice',
+    namespaced: true,
+    statusSubresource: false,
+  },
+  {
+    group: 'apps',
+    version: 'v1',
+    plural: 'deployments',
+    kind: 'Deployment',
+    namespaced: true,
+    statusSubresource: true,
+  },
+  {
+    group: 'apiextensions.k8s.io',
+    version: 'v1',
+    plural: 'customresourcedefinitions',
+    kind: 'CustomResourceDefinition',
+    namespaced: false,
+    statusSubresource: true,
+  },
 ];
 
 export function apiVersionOf(def: ResourceDef): string {

@@ -1,0 +1,211 @@
+/**
+ * A detour install in the API-server double, as `kubectl apply -k manifests/base` and a
+ * running control plane leave it: CRDs established, the Deployment rolled out, the
+ * webhook Service's EndpointSlice, the real MutatingWebhookConfiguration with the
+ * caBundle of an in-process webhook the double calls, a labelled namespace, an injected
+ * pod and its RouteTable. Tests then break one thing each.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { createLogger } from '../../shared/logger.js';
+import { createRegistry } from '../../shared/metrics.js';
+import { createSelfSignedBundle, serviceDnsNames } from '../../webhook/certificates.js';
+import { defaultInjectorConfig } from '../../webhook/injector-config.js';
+import { startWebhookServer, type RunningWebhook } from '../../webhook/webhook-server.js';
+import type { KubeObject } from './api-server/resources.js';
+import { ApiServerDouble, type ApiServerDoubleOptions } from './api-server/server.js';
+import { REPO_ROOT } from './cli.js';
+
+export const PROXY_IMAGE = defaultInjectorConfig().image;
+
+export function crd(name: string, established = true): KubeObject {
+  return {
+    kind: 'CustomResourceDefinition',
+    metadata: { name },
+    status: {
+      conditions: [
+        { type: 'NamesAccepted', status: 'True' },
+        {
+          type: 'Established',
+          status: established ? 'True' : 'False',
+          ...(established ? {} : { message: 'not all names are accepted' }),
+        },
+      ],
+    },
+  };
+}
+
+export function deployment(ready: number, image = PROXY_IMAGE): KubeObject {
+  return {
+    kind: 'Deployment',
+    metadata: { name: 'detour', namespace: 'detour-system', generation: 1 },
+    spec: {
+      replicas: 2,
+      template: {
+        spec: {
+          containers: [
+            { name: 'webhook', image, env: [{ name: 'DETOUR_PROXY_IMAGE', value: image }] },
+            { name: 'controller', image },
+          ],
+        },
+      },
+    },
+    status: { observedGeneration: 1, replicas: 2, readyReplicas: ready, updatedReplicas: 2 },
+  };
+}
+
+export function endpointSlice(ready: boolean): KubeObject {
+  return {
+    kind: 'EndpointSlice',
+    metadata: {
+      name: 'detour-webhook-x1',
+      namespace: 'detour-system',
+      labels: { 'kubernetes.io/service-name': 'detour-webhook' },
+    },
+    addressType: 'IPv4',
+    endpoints: [{ addresses: ['198.18.0.10'], conditions: { ready } }],
+    ports: [{ name: 'https', port: 8443 }],
+  };
+}
+
+export function namespace(name: string, labels: Record<string, string> = {}): KubeObject {
+  return {
+    kind: 'Namespace',
+    metadata: { name, labels: { ...labels, 'kubernetes.io/metadata.name': name } },
+  };
+}
+
+/** The manifest's MWC with `caBundle` set on both webhooks. */
+export function mutatingWebhookConfiguration(caPem: string): KubeObject {
+  const mwc = YAML.parse(
+    fs.readFileSync(path.join(REPO_ROOT, 'manifests/base/mutating-webhook.yaml'), 'utf8'),
+  ) as KubeObject & { webhooks: { clientConfig: { caBundle?: string } }[] };
+  for (const w of mwc.webhooks) w.clientConfig.caBundle = Buffer.from(caPem).toString('base64');
+  return mwc;
+}
+
+export interface PodInput {
+  namespace: string;
+  name: string;
+  /** The detour-proxy container's image; undefined: not injected. */
+  proxyImage?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  ip?: string;
+  readySince?: string;
+}
+
+export function pod(input: PodInput): KubeObject {
+  const injected = input.proxyImage !== undefined;
+  return {
+    kind: 'Pod',
+    metadata: {
+      name: input.name,
+      namespace: input.namespace,
+      labels: input.labels ?? {},
+      annotations: {
+        ...(injected ? { 'detour.dev/status': '{"version":1}' } : {}),
+        ...input.annotations,
+      },
+    },
+    spec: {
+      initContainers: injected
+        ? [{ name: 'detour-proxy', image: input.proxyImage, restartPolicy: 'Always' }]
+        : [],
+      containers: [{ name: 'app', image: 'registry.example/app:1' }],
+    },
+    status: {
+      phase: 'Running',
+      podIP: input.ip ?? '198.18.0.20',
+      conditions: [
+        {
+          type: 'Ready',
+          status: 'True',
+          lastTransitionTime: input.readySince ?? new Date(Date.now() - 3_600_000).toISOString(),
+        },
+      ],
+    },
+  };
+}
+
+export interface TableInput {
+  namespace: string;
+  routes?: { host: string; path: string; pod: string; ip: string }[];
+  status?: Record<string, unknown>;
+}
+
+export function routeTable(input: TableInput): KubeObject {
+  return {
+    apiVersion: 'detour.dev/v1alpha1',
+    kind: 'RouteTable',
+    metadata: {
+      name: 'detour-private',
+      namespace: input.namespace,
+      labels: { 'detour.dev/plane': 'private' },
+    },
+    spec: {
+      plane: 'private',
+      routes: (input.routes ?? []).map((r) => ({
+        host: r.host,
+        path: r.path,
+        claimedAt: '2026-01-01T00:00:00Z',
+        endpoints: [{ ip: r.ip, port: 8080, pod: r.pod }],
+      })),
+    },
+    status: { skipped: [], conflicts: [], ...input.status },
+  };
+}
+
+export interface TestWebhook {
+  webhook: RunningWebhook;
+  caPem: string;
+}
+
+/** The real webhook server on a loopback port with a fresh self-signed CA. */
+export async function startTestWebhook(): Promise<TestWebhook> {
+  const bundle = await createSelfSignedBundle({ dnsNames: serviceDnsNames('detour-system') });
+  const webhook = await startWebhookServer({
+    port: 0,
+    host: '127.0.0.1',
+    tls: { cert: bundle.certPem, key: bundle.keyPem },
+    config: defaultInjectorConfig(),
+    logger: createLogger({ level: 'silent' }),
+    registry: createRegistry(),
+  });
+  return { webhook, caPem: bundle.caPem };
+}
+
+/** A healthy install in a fresh double whose MWC Service is `webhook`. */
+export async function startInstall(
+  webhook: TestWebhook,
+  options: ApiServerDoubleOptions = {},
+): Promise<ApiServerDouble> {
+  const api = await ApiServerDouble.start({
+    resolveService: () => ({ host: '127.0.0.1', port: webhook.webhook.port }),
+    ...options,
+  });
+  for (const obj of [
+    namespace('detour-system'),
+    namespace('shop', { 'detour.dev/injection': 'enabled' }),
+    crd('routetables.detour.dev'),
+    crd('hostgrants.detour.dev'),
+    deployment(2),
+    endpointSlice(true),
+    mutatingWebhookConfiguration(webhook.caPem),
+    pod({
+      namespace: 'shop',
+      name: 'web',
+      proxyImage: PROXY_IMAGE,
+      labels: { routable: 'true' },
+      annotations: { privateHosts: 'web.shop' },
+    }),
+    routeTable({
+      namespace: 'shop',
+      routes: [{ host: 'web.shop', path: '/', pod: 'web', ip: '198.18.0.20' }],
+    }),
+  ]) {
+    api.seed(obj);
+  }
+  return api;
+}
