@@ -14,6 +14,8 @@ import {
   type InjectionStatus,
 } from './injection-status.js';
 import { rewriteProbes } from './probe-rewrite.js';
+import { scrapeAnnotations } from './scrape-annotations.js';
+import type { InboundSettings } from './inbound-settings.js';
 import {
   initContainer,
   proxyContainer,
@@ -85,21 +87,11 @@ export function injectPod(pod: Pod, namespace: string, config: InjectorConfig): 
   }
   if (needsToken) spec.volumes = [...(spec.volumes ?? []), tokenVolume()];
 
-  const status: InjectionStatus = {
-    version: 1,
-    initContainers: (spec.initContainers ?? [])
-      .map((c) => c.name)
-      .filter((n) => n === CONTAINER_NAMES.init || n === CONTAINER_NAMES.proxy),
-    containers: native ? [] : [CONTAINER_NAMES.proxy],
-    volumes: needsToken ? [TOKEN_VOLUME] : [],
-    inbound:
-      inbound.mode === 'enforce'
-        ? { mode: 'enforce', ports: inbound.ports.map((p) => p.appPort) }
-        : { mode: 'off' },
-    ...(identity.overridden ? { proxyUid: identity.uid, proxyGid: identity.gid } : {}),
-  };
+  const scrape = scrapeAnnotations(out.metadata.annotations ?? {});
+  const status = injectionStatus(spec, { native, needsToken, inbound, identity, scrape });
   const annotations: Record<string, string> = {
     ...out.metadata.annotations,
+    ...scrape,
     [STATUS_ANNOTATION]: formatStatus(status),
   };
   const firstApp = appNames[0];
@@ -110,6 +102,33 @@ export function injectPod(pod: Pod, namespace: string, config: InjectorConfig): 
   out.metadata.annotations = annotations;
 
   return { pod: out, warnings: warnings(pod, namespace, identity.uid) };
+}
+
+function injectionStatus(
+  spec: PodSpec,
+  added: {
+    native: boolean;
+    needsToken: boolean;
+    inbound: InboundSettings;
+    identity: ProxyIdentity & { overridden: boolean };
+    scrape: Record<string, string>;
+  },
+): InjectionStatus {
+  const { native, needsToken, inbound, identity, scrape } = added;
+  return {
+    version: 1,
+    initContainers: (spec.initContainers ?? [])
+      .map((c) => c.name)
+      .filter((n) => n === CONTAINER_NAMES.init || n === CONTAINER_NAMES.proxy),
+    containers: native ? [] : [CONTAINER_NAMES.proxy],
+    volumes: needsToken ? [TOKEN_VOLUME] : [],
+    inbound:
+      inbound.mode === 'enforce'
+        ? { mode: 'enforce', ports: inbound.ports.map((p) => p.appPort) }
+        : { mode: 'off' },
+    ...(Object.keys(scrape).length > 0 ? { annotations: Object.keys(scrape) } : {}),
+    ...(identity.overridden ? { proxyUid: identity.uid, proxyGid: identity.gid } : {}),
+  };
 }
 
 function placeContainers(
