@@ -85,7 +85,7 @@ const PROMQL_WORDS = new Set([
  * `by (...)` lists, ranges, Grafana variables and numbers are taken out. Anything left
  * that is not PromQL vocabulary is a metric name (detour's or not).
  */
-export function metricNames(expr: string): string[] {
+function metricNames(expr: string): string[] {
   const bare = expr
     // Grafana's label_values(METRIC, LABEL): the second argument is a label.
     .replace(/label_values\(([^,)]+),[^)]*\)/g, '$1')
