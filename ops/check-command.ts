@@ -3,6 +3,7 @@ import { BadFlagError } from '../shared/errors.js';
 import { failed, formatJson, formatText } from './check-report.js';
 import { runChecks } from './check-runner.js';
 import { ClusterReader } from './cluster-reader.js';
+import { endNow } from './end-now.js';
 import { loadKubeTarget } from './kube-target.js';
 
 const USAGE = `usage: detour check [--pre] [--output text|json] [--kubeconfig FILE] [--context NAME]
@@ -50,11 +51,6 @@ export async function run(argv: string[]): Promise<number> {
   } else {
     process.stdout.write(formatText(lines));
   }
-  if (!reached) {
-    // The abandoned TLS connect would hold the event loop until undici's own 10 s
-    // connect timeout; the answer is out (stdout writes are synchronous for files and
-    // pipes on Linux), so end now and keep the 10 s promise.
-    process.exit(1);
-  }
+  if (!reached) endNow(1);
   return failed(lines) ? 1 : 0;
 }

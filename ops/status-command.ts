@@ -1,9 +1,9 @@
 import { parseFlags } from '../shared/cli-flags.js';
-import { errorMessage } from '../shared/errors.js';
 import { PORTS } from '../shared/labels.js';
 import type { RouteTableResource } from '../shared/route-table-resource.js';
 import { outputFlag } from './check-command.js';
 import { ClusterReader, type KubeItem } from './cluster-reader.js';
+import { endNow } from './end-now.js';
 import { loadKubeTarget } from './kube-target.js';
 import { isInjected } from './pod-checks.js';
 import { formatStatusTable, syncState, type ReadyAnswer, type StatusRow } from './proxy-status.js';
@@ -109,10 +109,8 @@ export async function run(argv: string[]): Promise<number> {
   try {
     rows = await proxyStatus(reader);
   } catch (err) {
-    process.stderr.write(
-      `detour status: ${reader.server}: ${networkReason(err) || errorMessage(err)}\n`,
-    );
-    return 1;
+    process.stderr.write(`detour status: ${reader.server}: ${networkReason(err)}\n`);
+    endNow(1);
   }
   process.stdout.write(
     output === 'json' ? JSON.stringify({ pods: rows }, null, 2) + '\n' : formatStatusTable(rows),

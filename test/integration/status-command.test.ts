@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -168,6 +169,34 @@ describe('detour status', function () {
         ['web', true],
       ]);
     } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('an API server that never answers: one line on stderr, exit 1 within 10 s', async () => {
+    const held: net.Socket[] = [];
+    const server = net.createServer((socket) => {
+      socket.on('error', () => undefined);
+      held.push(socket);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'detour-status-'));
+    try {
+      const kubeconfig = path.join(dir, 'config');
+      fs.writeFileSync(
+        kubeconfig,
+        api.kubeConfigYaml().replace(api.url, `https://127.0.0.1:${port}`),
+      );
+      const started = Date.now();
+      const r = await runDetour(['status', '--kubeconfig', kubeconfig], { timeoutMs: 15_000 });
+      expect(Date.now() - started).to.be.below(10_000);
+      expect(r.code).to.equal(1);
+      expect(r.stdout).to.equal('');
+      expect(r.stderr).to.equal(`detour status: https://127.0.0.1:${port}: no answer in time\n`);
+    } finally {
+      for (const socket of held) socket.destroy();
+      server.close();
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
