@@ -1,10 +1,8 @@
-import { parseFlags } from '../shared/cli-flags.js';
 import { PORTS } from '../shared/labels.js';
 import type { RouteTableResource } from '../shared/route-table-resource.js';
-import { outputFlag } from './check-command.js';
-import { ClusterReader, type KubeItem } from './cluster-reader.js';
+import type { ClusterReader, KubeItem } from './cluster-reader.js';
 import { endNow } from './end-now.js';
-import { loadKubeTarget } from './kube-target.js';
+import { workstationFlags } from './workstation-flags.js';
 import { isInjected } from './pod-checks.js';
 import { formatStatusTable, syncState, type ReadyAnswer, type StatusRow } from './proxy-status.js';
 import { networkReason } from './reachability.js';
@@ -16,12 +14,6 @@ table is built from the latest RouteTables of its plane (like istioctl proxy-sta
 Read from each proxy's admin /ready through the API server (pods/proxy subresource),
 so it needs RBAC get on pods/proxy. A pod that does not answer is shown as such.
 `;
-
-const OPTIONS = {
-  output: { type: 'string', short: 'o' },
-  kubeconfig: { type: 'string' },
-  context: { type: 'string' },
-} as const;
 
 /** Proxies asked at once: a big mesh must not open thousands of API-server streams. */
 const CONCURRENCY = 8;
@@ -92,28 +84,19 @@ export async function proxyStatus(reader: ClusterReader): Promise<StatusRow[]> {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const flags = parseFlags(argv, OPTIONS);
-  if (flags.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  const v = flags.values;
-  const output = outputFlag(v.output);
-  const reader = new ClusterReader(
-    loadKubeTarget(
-      typeof v.kubeconfig === 'string' ? v.kubeconfig : undefined,
-      typeof v.context === 'string' ? v.context : undefined,
-    ),
-  );
+  const flags = workstationFlags(argv, USAGE);
+  if (flags === undefined) return 0;
   let rows: StatusRow[];
   try {
-    rows = await proxyStatus(reader);
+    rows = await proxyStatus(flags.reader);
   } catch (err) {
-    process.stderr.write(`detour status: ${reader.server}: ${networkReason(err)}\n`);
+    process.stderr.write(`detour status: ${flags.reader.server}: ${networkReason(err)}\n`);
     endNow(1);
   }
   process.stdout.write(
-    output === 'json' ? JSON.stringify({ pods: rows }, null, 2) + '\n' : formatStatusTable(rows),
+    flags.output === 'json'
+      ? JSON.stringify({ pods: rows }, null, 2) + '\n'
+      : formatStatusTable(rows),
   );
   return 0;
 }

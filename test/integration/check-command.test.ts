@@ -9,6 +9,7 @@ import { ClusterReader } from '../../ops/cluster-reader.js';
 import { findResource, type KubeObject } from '../support/api-server/resources.js';
 import type { ApiServerDouble } from '../support/api-server/server.js';
 import { runDetour } from '../support/cli.js';
+import { startSelfSigned } from '../support/self-signed-webhook.js';
 import {
   crd,
   deployment,
@@ -19,7 +20,6 @@ import {
   PROXY_IMAGE,
   routeTable,
   startInstall,
-  startTestWebhook,
   type TestWebhook,
 } from '../support/detour-install.js';
 
@@ -49,7 +49,7 @@ describe('detour check', function () {
   let api: ApiServerDouble;
 
   before(async () => {
-    webhook = await startTestWebhook();
+    webhook = await startSelfSigned();
   });
   after(async () => {
     await webhook.webhook.close();
@@ -105,9 +105,9 @@ describe('detour check', function () {
   });
 
   it('fails a caBundle that does not verify the serving certificate, naming the webhook error', async () => {
-    const other = await startTestWebhook();
+    const other = await startSelfSigned();
     await other.webhook.close();
-    put(api, mutatingWebhookConfiguration(other.caPem));
+    put(api, mutatingWebhookConfiguration(other.bundle.caPem));
     const failed = failures(await check());
     expect(failed).to.have.length(1);
     expect(failed[0]?.group).to.equal('webhook');
@@ -124,7 +124,7 @@ describe('detour check', function () {
   it('fails when the webhook does not inject (a namespace the MWC does not select)', async () => {
     // The labelled namespace is the only one tried; an objectSelector-less MWC copy that
     // selects nothing stands for a broken configuration.
-    const mwc = mutatingWebhookConfiguration(webhook.caPem) as KubeObject & {
+    const mwc = mutatingWebhookConfiguration(webhook.bundle.caPem) as KubeObject & {
       webhooks: { namespaceSelector: unknown }[];
     };
     for (const w of mwc.webhooks) w.namespaceSelector = { matchLabels: { nothing: 'here' } };

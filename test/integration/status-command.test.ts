@@ -17,13 +17,8 @@ import { detourVersion } from '../../shared/version.js';
 import { findResource } from '../support/api-server/resources.js';
 import type { ApiServerDouble } from '../support/api-server/server.js';
 import { runDetour } from '../support/cli.js';
-import {
-  pod,
-  PROXY_IMAGE,
-  startInstall,
-  startTestWebhook,
-  type TestWebhook,
-} from '../support/detour-install.js';
+import { startSelfSigned } from '../support/self-signed-webhook.js';
+import { pod, PROXY_IMAGE, startInstall, type TestWebhook } from '../support/detour-install.js';
 
 /** A proxy's admin server on loopback, holding `resources` (or not ready when undefined). */
 async function adminWith(resources: RouteTableResource[] | undefined): Promise<AdminServer> {
@@ -65,7 +60,7 @@ describe('detour status', function () {
   const admins = new Map<string, AdminServer>();
 
   before(async () => {
-    webhook = await startTestWebhook();
+    webhook = await startSelfSigned();
     api = await startInstall(webhook, {
       resolvePod: (ns, name, port) => {
         expect(port).to.equal(15000);

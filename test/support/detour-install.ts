@@ -8,14 +8,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import { createLogger } from '../../shared/logger.js';
-import { createRegistry } from '../../shared/metrics.js';
-import { createSelfSignedBundle, serviceDnsNames } from '../../webhook/certificates.js';
 import { defaultInjectorConfig } from '../../webhook/injector-config.js';
-import { startWebhookServer, type RunningWebhook } from '../../webhook/webhook-server.js';
 import type { KubeObject } from './api-server/resources.js';
 import { ApiServerDouble, type ApiServerDoubleOptions } from './api-server/server.js';
 import { REPO_ROOT } from './cli.js';
+import type { SelfSignedWebhook } from './self-signed-webhook.js';
 
 export const PROXY_IMAGE = defaultInjectorConfig().image;
 
@@ -157,24 +154,7 @@ export function routeTable(input: TableInput): KubeObject {
   };
 }
 
-export interface TestWebhook {
-  webhook: RunningWebhook;
-  caPem: string;
-}
-
-/** The real webhook server on a loopback port with a fresh self-signed CA. */
-export async function startTestWebhook(): Promise<TestWebhook> {
-  const bundle = await createSelfSignedBundle({ dnsNames: serviceDnsNames('detour-system') });
-  const webhook = await startWebhookServer({
-    port: 0,
-    host: '127.0.0.1',
-    tls: { cert: bundle.certPem, key: bundle.keyPem },
-    config: defaultInjectorConfig(),
-    logger: createLogger({ level: 'silent' }),
-    registry: createRegistry(),
-  });
-  return { webhook, caPem: bundle.caPem };
-}
+export type TestWebhook = SelfSignedWebhook;
 
 /** A healthy install in a fresh double whose MWC Service is `webhook`. */
 export async function startInstall(
@@ -192,7 +172,7 @@ export async function startInstall(
     crd('hostgrants.detour.dev'),
     deployment(2),
     endpointSlice(true),
-    mutatingWebhookConfiguration(webhook.caPem),
+    mutatingWebhookConfiguration(webhook.bundle.caPem),
     pod({
       namespace: 'shop',
       name: 'web',
