@@ -1,4 +1,5 @@
 import { errorMessage } from '../shared/errors.js';
+import { KubeApiError } from '../shared/kube/kube-request.js';
 import { INJECTION_LABEL } from '../shared/labels.js';
 import type { RouteTableResource } from '../shared/route-table-resource.js';
 import { fail, pass, type CheckLine } from './check-report.js';
@@ -95,7 +96,20 @@ export async function runChecks(reader: ClusterReader, pre: boolean): Promise<Ch
 }
 
 async function webhookChecks(reader: ClusterReader): Promise<CheckLine[]> {
-  const webhooks = await readWebhooks(reader);
+  const name = INSTALL.mutatingWebhookConfiguration;
+  let webhooks;
+  try {
+    webhooks = await readWebhooks(reader);
+  } catch (err) {
+    if (!(err instanceof KubeApiError) || err.statusCode !== 404) throw err;
+    return [
+      fail('webhook', `the MutatingWebhookConfiguration ${name} exists`, {
+        detail: 'not found: no pod is injected',
+        hint: 'kubectl apply -k manifests/base',
+        culprit: `mutatingwebhookconfiguration/${name}`,
+      }),
+    ];
+  }
   return [
     pass(
       'webhook',

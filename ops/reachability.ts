@@ -1,4 +1,5 @@
 import { errorMessage } from '../shared/errors.js';
+import { KubeApiError } from '../shared/kube/kube-request.js';
 import { fail, type CheckLine } from './check-report.js';
 
 /**
@@ -18,6 +19,13 @@ export function networkReason(err: unknown): string {
 }
 
 export function reachability(server: string, err: unknown): CheckLine {
+  if (err instanceof KubeApiError) {
+    // It answered: the credentials (or the RBAC for /version) are what is wrong.
+    return fail('kubernetes-api', 'can reach the Kubernetes API server', {
+      detail: `the Kubernetes API server at ${server} refused the request: ${err.message}`,
+      hint: 'check the credentials of the kubeconfig user (kubectl auth whoami)',
+    });
+  }
   return fail('kubernetes-api', `can reach the Kubernetes API server`, {
     detail: `cannot reach the Kubernetes API server at ${server}: ${networkReason(err)}`,
     hint: 'check --kubeconfig and --context (kubectl cluster-info shows the same server)',

@@ -134,6 +134,23 @@ describe('detour check', function () {
     expect(f?.culprit).to.equal('shop');
   });
 
+  it('fails a missing MutatingWebhookConfiguration, naming it', async () => {
+    api.store.delete(findResource('MutatingWebhookConfiguration'), undefined, 'detour');
+    const failed = failures(await check());
+    expect(failed.map((f) => [f.culprit, f.detail])).to.deep.equal([
+      ['mutatingwebhookconfiguration/detour', 'not found: no pod is injected'],
+    ]);
+  });
+
+  it('says the API server refused the credentials, and checks nothing else', async () => {
+    const run = await runChecks(new ClusterReader(api.kubeConfig('not-a-token')), false);
+    expect(run.reached).to.equal(false);
+    expect(run.lines).to.have.length(1);
+    expect(run.lines[0]?.detail).to.match(
+      /^the Kubernetes API server at https:\/\/127\.0\.0\.1:\d+ refused the request: \/version: HTTP 401 Unauthorized/,
+    );
+  });
+
   it('fails pods of a labelled namespace created before labelling, not opted-out ones', async () => {
     api.seed(pod({ namespace: 'shop', name: 'legacy' }));
     api.seed(
