@@ -23,6 +23,8 @@ export const PROXY_ANSWERS = {
     message: 'a header that must appear once appears more than once',
   },
   DETOUR_E_API_KEY: { status: 403, grpc: 7, message: 'missing or wrong API key' },
+  // The auth service's own refusal, relayed as it answered; 403 is what it usually says.
+  DETOUR_E_AUTH_DENIED: { status: 403, grpc: 7, message: 'the auth service refused the call' },
   DETOUR_E_UNKNOWN_HOST: { status: 404, grpc: 12, message: 'no route for this host' },
   DETOUR_E_UNKNOWN_PATH: {
     status: 404,
@@ -45,6 +47,11 @@ export const PROXY_ANSWERS = {
     grpc: 8,
     message: 'request body larger than CLIENT_MAX_BODY_SIZE',
   },
+  DETOUR_E_RATE_LIMITED: {
+    status: 429,
+    grpc: 8,
+    message: 'rate limit of the ApiPolicy exceeded',
+  },
   DETOUR_E_INTERNAL: { status: 500, grpc: 13, message: 'internal proxy error' },
   DETOUR_E_TRANSFER_CODING: {
     status: 501,
@@ -58,6 +65,11 @@ export const PROXY_ANSWERS = {
     message: 'every connection to the upstream stayed busy',
   },
   DETOUR_E_DRAINING: { status: 503, grpc: 14, message: 'the proxy is shutting down' },
+  DETOUR_E_AUTH_UNAVAILABLE: {
+    status: 503,
+    grpc: 14,
+    message: 'the auth service did not answer in time',
+  },
   DETOUR_E_CONNECT: { status: 502, grpc: 14, message: 'could not connect to the upstream' },
   DETOUR_E_UPSTREAM_RESET: {
     status: 502,
