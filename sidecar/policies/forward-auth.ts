@@ -108,15 +108,7 @@ export class ForwardAuthPolicy implements Policy {
   }
 
   describe(route: Route): string | undefined {
-    const auth = route.policy?.forwardAuth;
-    if (auth === undefined) return undefined;
-    const cache = auth.cacheSeconds > 0 ? `, 2xx cached ${auth.cacheSeconds} s` : '';
-    const copies =
-      auth.responseHeaders.length > 0 ? `, copies ${auth.responseHeaders.join(', ')} upstream` : '';
-    return (
-      `GET ${auth.url} (timeout ${auth.timeoutMs} ms, failure ${auth.failureMode}${cache}${copies}); ` +
-      '2xx lets the call through, any other answer goes back to the caller'
-    );
+    return describeForwardAuth(route);
   }
 
   async close(): Promise<void> {
@@ -196,6 +188,19 @@ export class ForwardAuthPolicy implements Policy {
     }
     return pool;
   }
+}
+
+/** The forwardAuth step of `route`'s policy, for `detour routes --explain`. */
+export function describeForwardAuth(route: Route): string | undefined {
+  const auth = route.policy?.forwardAuth;
+  if (auth === undefined) return undefined;
+  const cache = auth.cacheSeconds > 0 ? `, 2xx cached ${auth.cacheSeconds} s` : '';
+  const copies =
+    auth.responseHeaders.length > 0 ? `, copies ${auth.responseHeaders.join(', ')} upstream` : '';
+  return (
+    `GET ${auth.url} (timeout ${auth.timeoutMs} ms, failure ${auth.failureMode}${cache}${copies}); ` +
+    '2xx lets the call through, any other answer goes back to the caller'
+  );
 }
 
 /** What the auth service is sent: the chosen request headers and the contract's own. */

@@ -88,10 +88,15 @@ export class RateLimitPolicy implements Policy {
   }
 
   describe(route: Route): string | undefined {
-    const limit = route.policy?.rateLimit;
-    if (limit === undefined) return undefined;
-    return `at most ${limit.requests} requests per ${limit.windowSeconds} s per ${describeKey(limit)} (token bucket in this proxy), else 429`;
+    return describeRateLimit(route);
   }
+}
+
+/** The rateLimit step of `route`'s policy, for `detour routes --explain`. */
+export function describeRateLimit(route: Route): string | undefined {
+  const limit = route.policy?.rateLimit;
+  if (limit === undefined) return undefined;
+  return `at most ${limit.requests} requests per ${limit.windowSeconds} s per ${describeKey(limit)} (token bucket in this proxy), else 429`;
 }
 
 function describeKey(limit: RateLimit): string {
