@@ -40,6 +40,8 @@ export interface CompileInput {
   namespaces?: readonly V1Namespace[];
 }
 
+const EMPTY_NAMESPACE: NamespaceState = { pools: new Map(), skipped: [], conflicts: [] };
+
 /**
  * Keys are hashed through this memo unless the caller brings its own (the controller
  * does, and fills it asynchronously first): scrypt is slow on purpose.
@@ -55,11 +57,16 @@ export function compile(
   resolveConflicts(namespaces);
   const apiKeys = new NamespaceApiKeys(input.secrets, config, hasher);
   const tables: RouteTableResource[] = [];
-  for (const namespace of [...namespaces.keys()].sort(compareText)) {
-    const s = namespaces.get(namespace);
-    if (s === undefined) continue;
-    if (s.pools.size === 0 && s.skipped.length === 0 && s.conflicts.length === 0) continue;
-    tables.push(toResource(namespace, s, apiKeys.hashesOf(namespace), config));
+  // A namespace with a key but no route still gets a table: its pods' own sidecars check
+  // inbound calls that match no route against the namespace's key (DESIGN.md, "Enforce
+  // at the destination"), and they only read RouteTables.
+  const all = new Set([...namespaces.keys(), ...apiKeys.namespaces()]);
+  for (const namespace of [...all].sort(compareText)) {
+    const s = namespaces.get(namespace) ?? EMPTY_NAMESPACE;
+    const hashes = apiKeys.hashesOf(namespace);
+    const empty = s.pools.size === 0 && s.skipped.length === 0 && s.conflicts.length === 0;
+    if (empty && hashes.length === 0) continue;
+    tables.push(toResource(namespace, s, hashes, config));
   }
   return tables;
 }

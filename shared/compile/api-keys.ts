@@ -24,6 +24,11 @@ export class NamespaceApiKeys {
     );
   }
 
+  /** The namespaces that have the key Secret. */
+  namespaces(): string[] {
+    return [...this.#secrets.keys()];
+  }
+
   /** [] when the namespace needs no key. */
   hashesOf(namespace: string): ApiKeyHash[] {
     return apiKeyHashes(this.#secrets.get(namespace), this.config.apiKeySecretField, this.hasher);

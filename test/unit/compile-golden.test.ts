@@ -51,9 +51,12 @@ describe('compile golden files', () => {
   for (const c of cases) {
     it(c.name, () => {
       const actual = render(c);
-      if (process.env.UPDATE_GOLDEN === '1' || !existsSync(c.expected)) {
-        writeFileSync(c.expected, actual);
-      }
+      if (process.env.UPDATE_GOLDEN === '1') writeFileSync(c.expected, actual);
+      // A missing golden is a failure, not a fresh expectation: a deleted file must not
+      // hide a regression (the inject and iptables goldens work the same way).
+      expect(existsSync(c.expected), `${c.expected} is missing: npm run golden:refresh`).to.equal(
+        true,
+      );
       expect(actual).to.equal(readFileSync(c.expected, 'utf8'));
     });
   }
