@@ -21,6 +21,7 @@ import {
 } from './pre-checks.js';
 import { checkFreshness, checkTableStatus } from './route-table-checks.js';
 import { reachability } from './reachability.js';
+import { checkReplicaCertificates } from './replica-certificates.js';
 import { checkDryRunInjection } from './webhook-dry-run.js';
 
 export const API_GROUP = 'kubernetes-api';
@@ -117,6 +118,7 @@ async function webhookChecks(reader: ClusterReader): Promise<CheckLine[]> {
     ),
     ...(await checkEndpoints(reader, webhooks)),
     ...checkCaBundles(webhooks),
+    ...(await checkReplicaCertificates(reader, webhooks)),
     await checkDryRunInjection(reader),
   ];
 }

@@ -1,4 +1,4 @@
-import type { KubeAccess } from '../shared/kube/kube-access.js';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { kubeJson, kubeRequest, type KubeAnswer } from '../shared/kube/kube-request.js';
 
 /** Each request gives up after this: two of them still fit `detour check`'s 10 s bound. */
@@ -26,7 +26,7 @@ export interface KubeItem {
  */
 export class ClusterReader {
   constructor(
-    readonly kc: KubeAccess,
+    readonly kc: KubeConfig,
     private readonly timeoutMs = REQUEST_TIMEOUT_MS,
   ) {}
 

@@ -141,7 +141,7 @@ export async function checkDeployment(reader: ClusterReader): Promise<ControlPla
   };
 }
 
-interface WebhookShape {
+export interface WebhookShape {
   name: string;
   clientConfig?: {
     caBundle?: string;

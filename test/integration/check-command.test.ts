@@ -18,6 +18,7 @@ import {
   namespace,
   pod,
   PROXY_IMAGE,
+  replicaPod,
   routeTable,
   startInstall,
   type TestWebhook,
@@ -109,10 +110,36 @@ describe('detour check', function () {
     await other.webhook.close();
     put(api, mutatingWebhookConfiguration(other.bundle.caPem));
     const failed = failures(await check());
-    expect(failed).to.have.length(1);
-    expect(failed[0]?.group).to.equal('webhook');
-    expect(failed[0]?.detail).to.match(/failed calling webhook "namespace\.detour\.dev"/);
-    expect(failed[0]?.detail).to.match(/certificate/i);
+    expect(failed.map((f) => [f.group, f.culprit])).to.deep.equal([
+      ['webhook', 'detour-system/detour-a'],
+      ['webhook', failed[1]?.culprit],
+    ]);
+    expect(failed[0]?.detail).to.match(
+      /^namespace\.detour\.dev: unable to verify the first certificate/,
+    );
+    expect(failed[1]?.detail).to.match(/failed calling webhook "namespace\.detour\.dev"/);
+    expect(failed[1]?.detail).to.match(/certificate/i);
+    expect(failed[1]?.culprit).to.match(/^shop\/detour-check-[0-9a-f]{6}$/);
+  });
+
+  it('fails a replica whose certificate the caBundle does not verify, though the one the API server called is fine', async () => {
+    const other = await startSelfSigned();
+    try {
+      await api.close();
+      api = await startInstall(webhook, {
+        resolvePod: (_ns, name) => ({
+          host: '127.0.0.1',
+          port: name === 'detour-b' ? other.webhook.port : webhook.webhook.port,
+        }),
+      });
+      put(api, endpointSlice(true, ['detour-a', 'detour-b']));
+      api.seed(replicaPod('detour-b', 1));
+      const failed = failures(await check());
+      expect(failed.map((f) => f.culprit)).to.deep.equal(['detour-system/detour-b']);
+      expect(failed[0]?.hint).to.match(/not in the caBundle/);
+    } finally {
+      await other.webhook.close();
+    }
   });
 
   it('fails an empty caBundle', async () => {

@@ -52,7 +52,8 @@ export function deployment(ready: number, image = PROXY_IMAGE): KubeObject {
   };
 }
 
-export function endpointSlice(ready: boolean): KubeObject {
+/** The webhook Service's EndpointSlice: one endpoint per control-plane replica pod. */
+export function endpointSlice(ready: boolean, replicas = ['detour-a']): KubeObject {
   return {
     kind: 'EndpointSlice',
     metadata: {
@@ -61,8 +62,26 @@ export function endpointSlice(ready: boolean): KubeObject {
       labels: { 'kubernetes.io/service-name': 'detour-webhook' },
     },
     addressType: 'IPv4',
-    endpoints: [{ addresses: ['198.18.0.10'], conditions: { ready } }],
+    endpoints: replicas.map((name, i) => ({
+      addresses: [`198.18.0.${String(10 + i)}`],
+      conditions: { ready },
+      targetRef: { kind: 'Pod', namespace: 'detour-system', name },
+    })),
     ports: [{ name: 'https', port: 8443 }],
+  };
+}
+
+/** A control-plane replica pod (the webhook behind the Service). */
+export function replicaPod(name: string, index: number): KubeObject {
+  return {
+    kind: 'Pod',
+    metadata: {
+      name,
+      namespace: 'detour-system',
+      labels: { 'app.kubernetes.io/name': 'detour' },
+    },
+    spec: { containers: [{ name: 'webhook', image: PROXY_IMAGE }] },
+    status: { phase: 'Running', podIP: `198.18.0.${String(10 + index)}` },
   };
 }
 
@@ -156,13 +175,17 @@ export function routeTable(input: TableInput): KubeObject {
 
 export type TestWebhook = SelfSignedWebhook;
 
-/** A healthy install in a fresh double whose MWC Service is `webhook`. */
+/**
+ * A healthy install in a fresh double whose MWC Service is `webhook`; its one replica
+ * pod, `detour-system/detour-a`, is `webhook` too (port-forwards to it reach it).
+ */
 export async function startInstall(
   webhook: TestWebhook,
   options: ApiServerDoubleOptions = {},
 ): Promise<ApiServerDouble> {
   const api = await ApiServerDouble.start({
     resolveService: () => ({ host: '127.0.0.1', port: webhook.webhook.port }),
+    resolvePod: () => ({ host: '127.0.0.1', port: webhook.webhook.port }),
     ...options,
   });
   for (const obj of [
@@ -172,6 +195,7 @@ export async function startInstall(
     crd('hostgrants.detour.dev'),
     deployment(2),
     endpointSlice(true),
+    replicaPod('detour-a', 0),
     mutatingWebhookConfiguration(webhook.bundle.caPem),
     pod({
       namespace: 'shop',

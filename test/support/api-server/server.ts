@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
@@ -24,6 +25,7 @@ import {
 } from './resources.js';
 import { parseFieldSelector, parseLabelSelector, SelectorError } from './selectors.js';
 import { forwardToPod, parsePodProxy, type PodResolver } from './pod-proxy.js';
+import { parsePortForward, portForward } from './port-forward.js';
 import { ApiError, statusObject } from './status.js';
 import { Store } from './store.js';
 import { loopbackCertificates } from './tls.js';
@@ -169,6 +171,19 @@ export class ApiServerDouble {
     server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
+    });
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      try {
+        this.upgrade(req, socket, head);
+      } catch (err) {
+        const status =
+          err instanceof ApiError
+            ? err.toStatus()
+            : statusObject(500, 'InternalError', String(err));
+        socket.end(
+          `HTTP/1.1 ${String(status.code)} ${String(status.reason)}\r\nconnection: close\r\n\r\n`,
+        );
+      }
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -396,6 +411,40 @@ export class ApiServerDouble {
     }
     await forwardToPod(res, dial, target.path, url.search);
     return true;
+  }
+
+  /** `pods/NAME/portforward` over WebSocket (port-forward.ts). */
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    this.counters.requests++;
+    const user = this.authenticate(req);
+    const url = new URL(req.url ?? '/', 'https://double');
+    const target = parsePortForward(url);
+    if (target === undefined) throw new ApiError('NotFound', 'only pods/portforward upgrades');
+    const access: AccessRequest = {
+      user,
+      verb: 'get',
+      group: '',
+      resource: 'pods',
+      subresource: 'portforward',
+      namespace: target.namespace,
+      name: target.name,
+    };
+    if (this.options.authorize !== undefined && !this.options.authorize(access)) {
+      this.counters.forbidden++;
+      throw new ApiError('Forbidden', `cannot get resource "pods/portforward"`);
+    }
+    const pod = this.getOrThrow({
+      def: findResource('Pod'),
+      namespace: target.namespace,
+      name: target.name,
+      subresource: undefined,
+    });
+    const podIP = (pod.status as { podIP?: string } | undefined)?.podIP;
+    const dial = this.options.resolvePod?.(target.namespace, target.name, target.port, podIP) ?? {
+      host: podIP ?? '127.0.0.1',
+      port: target.port,
+    };
+    portForward(req, socket, head, target, dial);
   }
 
   /** A SelfSubjectAccessReview, answered by the `authorize` hook (allowed without one). */
