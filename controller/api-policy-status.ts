@@ -48,7 +48,9 @@ export function apiPolicyStatus(
     routes: outcome.routes,
     conditions: fresh.map((condition) => {
       const before = previous?.conditions.find((c) => c.type === condition.type);
-      const since = before?.status === condition.status ? before.lastTransitionTime : now;
+      // The stored status may have been edited by hand: only a real time is kept.
+      const kept = before?.status === condition.status ? before.lastTransitionTime : undefined;
+      const since = typeof kept === 'string' && kept !== '' ? kept : now;
       return { ...condition, lastTransitionTime: since };
     }),
   };
