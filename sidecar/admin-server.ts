@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import type { ProxyServer } from './proxy-server.js';
 import { APP_HEALTH_PREFIX } from '../shared/app-probes.js';
 import { errorMessage } from '../shared/errors.js';
-import { PROXY_ANSWERS } from './error-response.js';
+import { ERROR_CODES } from '../shared/error-codes.js';
 import { AppHealth } from './app-health.js';
 
 /**
@@ -134,7 +134,7 @@ function fromLoopback(req: NodeHttp.IncomingMessage): boolean {
 
 function refuseRemote(res: NodeHttp.ServerResponse): void {
   const code = 'DETOUR_E_ROUTES_LOOPBACK';
-  send(res, PROXY_ANSWERS[code].status, { error: code, message: PROXY_ANSWERS[code].message });
+  send(res, ERROR_CODES[code].status, { error: code, message: ERROR_CODES[code].message });
 }
 
 function send(res: NodeHttp.ServerResponse, status: number, body: unknown): void {

@@ -1,4 +1,4 @@
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { createRegistry } from '../shared/metrics.js';
 import { RequestStats } from './request-stats.js';
 import type { Direction } from './traffic.js';
@@ -14,6 +14,10 @@ export class ProxyMetrics {
   readonly upstreamErrors: Counter<'kind'>;
   readonly retries: Counter;
   readonly internalErrors: Counter<'where'>;
+  /** forwardAuth calls by result (allowed, denied, cached, unavailable, open). */
+  readonly authRequests: Counter<'result'>;
+  readonly authDuration: Histogram<'result'>;
+  readonly rateLimited: Counter<'policy'>;
   readonly ejections: Counter<'reason'>;
   readonly routes: Gauge;
   readonly tableUpdates: Counter;
@@ -43,6 +47,25 @@ export class ProxyMetrics {
       name: 'detour_proxy_internal_errors_total',
       help: 'Exceptions caught by the request guard (answered 500 for that request only), by entry point',
       labelNames: ['where'],
+      registers,
+    });
+    this.authRequests = new Counter({
+      name: 'detour_proxy_auth_requests_total',
+      help: 'ApiPolicy forwardAuth steps by result: allowed, denied, cached, unavailable (503), open (let through)',
+      labelNames: ['result'],
+      registers,
+    });
+    this.authDuration = new Histogram({
+      name: 'detour_proxy_auth_duration_seconds',
+      help: 'Time the auth service took to answer a forwardAuth call, by result',
+      labelNames: ['result'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+    this.rateLimited = new Counter({
+      name: 'detour_proxy_rate_limited_total',
+      help: 'Requests refused with 429 by an ApiPolicy rateLimit, by policy',
+      labelNames: ['policy'],
       registers,
     });
     this.retries = new Counter({

@@ -19,8 +19,8 @@ import { answerStatus, sendAnswer, type ProxyAnswerCode } from './error-response
 import { Exchange, forward, isIdempotent, onResponseClosed, type ForwardHooks } from './forward.js';
 import { Upstreams, type UpstreamOptions } from './upstreams.js';
 import { PolicyPipeline, type Policy } from './policies/policy.js';
-import { ApiKeyPolicy } from './policies/api-key.js';
-import { BodyLimit, BodySizePolicy } from './policies/body-size.js';
+import { BodyLimit } from './policies/body-size.js';
+import { defaultPolicies } from './policies/default-chain.js';
 import type { AccessLog } from './access-log.js';
 import type { ProxyMetrics } from './proxy-metrics.js';
 import { handleUpgrade } from './websocket.js';
@@ -148,7 +148,12 @@ export class ProxyServer implements PipelineContext {
       if (event.kind === 'ejected') metrics.ejections.inc({ reason: event.reason });
     });
     this.pipeline = new PolicyPipeline(
-      options.policies ?? [new ApiKeyPolicy(), new BodySizePolicy(this.clientMaxBodySize)],
+      options.policies ??
+        defaultPolicies({
+          clientMaxBodySize: this.clientMaxBodySize,
+          metrics: this.metrics,
+          logger: this.logger,
+        }),
     );
     this.#hooks = {
       upstreams: this.upstreams,
@@ -364,6 +369,7 @@ export class ProxyServer implements PipelineContext {
     await closed;
     if (inTime) await this.upstreams.close();
     else await this.upstreams.destroy();
+    await this.pipeline.close();
     return inTime;
   }
 
@@ -380,6 +386,7 @@ export class ProxyServer implements PipelineContext {
       });
     });
     await this.upstreams.destroy();
+    await this.pipeline.close();
   }
 
   #trackTunnel(socket: Socket): void {

@@ -174,26 +174,13 @@ function runPolicies(
   });
 }
 
+/** A policy's rejection as the pipeline's refusal: the answer, its headers, and the route. */
 function rejected(route: Route, verdict: NonNullable<Verdict>): Refusal {
-  return {
-    kind: 'refuse',
-    code: verdict.code,
-    detail: verdict.detail,
-    close: verdict.close,
-    route,
-  };
+  return { kind: 'refuse', ...verdict, route };
 }
 
 function afterPolicies(ctx: PipelineContext, route: Route, verdict: Verdict): Decision {
-  if (verdict !== undefined) {
-    return {
-      kind: 'refuse',
-      code: verdict.code,
-      detail: verdict.detail,
-      close: verdict.close,
-      route,
-    };
-  }
+  if (verdict !== undefined) return rejected(route, verdict);
   const upstream = ctx.upstreams.pick(route);
   if (upstream === undefined) {
     return { kind: 'refuse', code: 'DETOUR_E_NO_ENDPOINT', detail: route.id, route };

@@ -66,6 +66,8 @@ export interface Policy {
   check(request: PolicyRequest): Verdict | Promise<Verdict>;
   /** What this policy would do for `route`, for `detour routes --explain`; undefined: nothing. */
   describe?(route: Route): string | undefined;
+  /** Releases what the policy holds (connection pools) when the proxy stops. */
+  close?(): Promise<void>;
 }
 
 export class PolicyPipeline {
@@ -87,6 +89,10 @@ export class PolicyPipeline {
       if (does !== undefined) steps.push({ step: policy.name, does });
     }
     return steps;
+  }
+
+  async close(): Promise<void> {
+    for (const policy of this.#policies) if (policy.close !== undefined) await policy.close();
   }
 
   /** The first rejection, synchronously when every check so far was synchronous. */
