@@ -54,9 +54,9 @@ describe('manifests: the API-management example', function () {
     expect(configMap, 'the mounted ConfigMap is rendered (with its hash suffix)').to.not.equal(
       undefined,
     );
-    expect((configMap as { data: Record<string, string> }).data['api-manager.mjs']).to.equal(
-      readFileSync(join(REPO_ROOT, DIR, 'api-manager.mjs'), 'utf8'),
-    );
+    expect(
+      (configMap as unknown as { data: Record<string, string> }).data['api-manager.mjs'],
+    ).to.equal(readFileSync(join(REPO_ROOT, DIR, 'api-manager.mjs'), 'utf8'));
   });
 
   it('gives api-manager its consumers from a Secret, as a JSON map of key to consumer', () => {
