@@ -67,9 +67,14 @@ describe('detour proxy command', function () {
       const slow = send(run.proxy, 'my-application.my-namespace', '/nodejs/delay/1500', {
         headers: { 'x-request-id': 'cli-drain' },
       });
-      await new Promise((res) => setTimeout(res, 300));
+      // Polled with a deadline, not slept: the request is in flight when the gauge says so,
+      // and the proxy drains once it logged so.
+      await pollUntil(async () => {
+        const text = await (await request(`${run.admin}/metrics`)).body.text();
+        return text.includes('detour_proxy_requests_in_flight 1');
+      });
       run.child.kill('SIGTERM');
-      await new Promise((res) => setTimeout(res, 300));
+      await pollUntil(() => Promise.resolve(run.lines.some((l) => l.includes('"msg":"draining"'))));
       // Draining: no new connections, but the one in flight is answered.
       const late = await request(`${run.proxy}/nodejs/late`, {
         headers: { host: 'my-application.my-namespace' },
@@ -201,3 +206,12 @@ describe('admin server', () => {
     await missing.body.dump();
   });
 });
+
+/** Polls `check` every 20 ms until it holds, for at most `ms` (then throws). */
+async function pollUntil(check: () => Promise<boolean>, ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

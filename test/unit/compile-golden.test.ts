@@ -62,7 +62,10 @@ function render(c: Case): { tables: string; outcomes: string | undefined } {
 }
 
 function expectGolden(actual: string, file: string): void {
-  if (process.env.UPDATE_GOLDEN === '1' || !existsSync(file)) writeFileSync(file, actual);
+  if (process.env.UPDATE_GOLDEN === '1') writeFileSync(file, actual);
+  // A missing golden is a failure, not a fresh expectation: a deleted file must not
+  // hide a regression (the inject and iptables goldens work the same way).
+  expect(existsSync(file), `${file} is missing: npm run golden:refresh`).to.equal(true);
   expect(actual).to.equal(readFileSync(file, 'utf8'));
 }
 
