@@ -2,10 +2,9 @@ import { expect } from 'chai';
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { FileSource } from '../../sidecar/sources/file-source.js';
-import { createLogger } from '../../shared/logger.js';
 import { loadPlaneConfig } from '../../shared/plane-config.js';
+import { memoryLog, type MemoryLog } from '../support/kube-stack.js';
 import { send, startProxy, type TestProxy } from '../support/proxy.js';
 import { startUpstream, type EchoBody, type TestUpstream } from '../support/upstream.js';
 
@@ -58,7 +57,7 @@ describe('file source: ApiPolicies and hot reload, through a real proxy', functi
   let upstream: TestUpstream;
   let proxy: TestProxy;
   let source: FileSource;
-  let logLines: Record<string, unknown>[];
+  let log: MemoryLog;
 
   /** Replaces the file the way an editor or a ConfigMap update does (rename over it). */
   async function replaceFile(text: string): Promise<void> {
@@ -70,21 +69,10 @@ describe('file source: ApiPolicies and hot reload, through a real proxy', functi
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'detour-file-policy-'));
     file = join(dir, 'cluster.yaml');
-    logLines = [];
     upstream = await startUpstream('web', '127.0.0.41');
     proxy = await startProxy();
-    const logger = createLogger({
-      level: 'info',
-      destination: new Writable({
-        write(chunk: Buffer, _encoding, callback) {
-          for (const line of chunk.toString('utf8').split('\n')) {
-            if (line !== '') logLines.push(JSON.parse(line) as Record<string, unknown>);
-          }
-          callback();
-        },
-      }),
-    });
-    source = new FileSource({ path: file, config, logger, debounceMs: 50 });
+    log = memoryLog('info');
+    source = new FileSource({ path: file, config, logger: log.logger, debounceMs: 50 });
   });
 
   afterEach(async () => {
@@ -104,7 +92,7 @@ describe('file source: ApiPolicies and hot reload, through a real proxy', functi
     expect(first.headers['x-policy']).to.equal('tagging');
     expect((first.json() as unknown as EchoBody).headers['x-tenant']).to.equal('shop');
     // The invalid policy is logged and skipped; the valid one still applies.
-    const invalid = logLines.find((l) => l.msg === 'ApiPolicy invalid; skipped');
+    const invalid = log.records().find((l) => l.msg === 'ApiPolicy invalid; skipped');
     expect(invalid?.apiPolicy).to.equal('shop/broken');
     expect(String(invalid?.problem)).to.match(/^spec\.rateLimit\.requests: /);
 
