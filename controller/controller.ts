@@ -25,6 +25,7 @@ import { ControllerMetrics } from './controller-metrics.js';
 import { Debouncer } from './debouncer.js';
 import { RouteTableWriter, type WriteResult } from './route-table-writer.js';
 import { ApiPolicyStatusWriter, type ObservedApiPolicy } from './api-policy-status-writer.js';
+import { ApiPolicyLog } from './api-policy-log.js';
 
 /** What the controller does with each of its informers, whatever their object type. */
 interface Watched {
@@ -81,6 +82,7 @@ export class Controller {
   private readonly hasher = new ApiKeyHasher();
   private readonly writer: RouteTableWriter;
   private readonly statusWriter: ApiPolicyStatusWriter;
+  private readonly policyLog: ApiPolicyLog;
   private readonly debouncer: Debouncer;
   private readonly knobs: WatchKnobs;
   private inFlight: Promise<void> | undefined;
@@ -148,6 +150,7 @@ export class Controller {
     });
     this.writer = new RouteTableWriter(kubeConfig, config.plane, logger, this.metrics);
     this.statusWriter = new ApiPolicyStatusWriter(kubeConfig, config.plane, logger, this.metrics);
+    this.policyLog = new ApiPolicyLog(logger);
     this.debouncer = new Debouncer(
       () => {
         this.reconcileSoon();
@@ -264,6 +267,7 @@ export class Controller {
       this.metrics.tables.set(desired.length);
       this.reportProblems(desired);
       this.reportInvalidGrants();
+      this.policyLog.report(compiled.apiPolicies);
       result = await this.writer.write(desired, this.tables.list());
       // After the tables: a status saying "attached" describes tables already written.
       const statuses = await this.statusWriter.write(compiled.apiPolicies, (namespace, name) =>

@@ -106,6 +106,13 @@ describe('controller: ApiPolicies (through the API-server double)', function () 
     expect(s.routes).to.deep.equal([]);
     expect(await stack.tables()).to.deep.equal(before);
     expect((proxyPolicy('/') as RoutePolicy).name).to.equal('shop/good');
+    // Logged once, not on every reconcile (the other plane's controller only logs it).
+    await stack.controller.reconcileNow();
+    await stack.controller.reconcileNow();
+    const lines = stack.controllerLog
+      .records()
+      .filter((r) => r.msg === 'ApiPolicy invalid; skipped' && r.apiPolicy === 'shop/bad');
+    expect(lines).to.have.length(1);
   });
 
   it('gives a route the more specific of two policies and reports the other as Conflicted', async () => {
@@ -128,6 +135,9 @@ describe('controller: ApiPolicies (through the API-server double)', function () 
     const specific = await statusWhere('specific', (x) => x.routes.length > 0, 'routes');
     expect(specific.routes).to.deep.equal(['web.shop/api']);
     expect(await tablePolicy('/api')).to.equal('shop/specific');
+    expect(
+      stack.controllerLog.records().find((r) => r.apiPolicy === 'shop/broad' && 'winner' in r),
+    ).to.deep.include({ route: 'web.shop/api', winner: 'shop/specific' });
     expect(await tablePolicy('/')).to.equal('shop/broad');
   });
 
