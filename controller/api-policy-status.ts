@@ -56,9 +56,22 @@ export function apiPolicyStatus(
   };
 }
 
-/** Whether writing `next` over `current` would change anything (no write loops). */
+/**
+ * Whether writing `next` over `current` would change anything (no write loops). Only
+ * the fields this controller applies count: server-side apply leaves anyone else's alone,
+ * so comparing them too would rewrite an unchanged status on every reconcile.
+ */
 export function statusChanged(current: unknown, next: ApiPolicyStatus): boolean {
-  return !isDeepStrictEqual(current, next);
+  const c = (typeof current === 'object' && current !== null ? current : {}) as Record<
+    string,
+    unknown
+  >;
+  const owned = { plane: c.plane, routes: c.routes, conditions: c.conditions };
+  return !isDeepStrictEqual(owned, {
+    plane: next.plane,
+    routes: next.routes,
+    conditions: next.conditions,
+  });
 }
 
 function accepted(o: ApiPolicyOutcome): Pick<PolicyCondition, 'status' | 'reason' | 'message'> {

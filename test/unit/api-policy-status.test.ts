@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { apiPolicyStatus } from '../../controller/api-policy-status.js';
+import { apiPolicyStatus, statusChanged } from '../../controller/api-policy-status.js';
 import type { ApiPolicyOutcome } from '../../shared/compile/api-policies.js';
 
 const T0 = '2026-11-29T10:00:00Z';
@@ -51,5 +51,13 @@ describe('ApiPolicy status (metav1.Condition rules)', () => {
     const message = apiPolicyStatus(outcome({ lost }), undefined, T0).conditions[1]?.message;
     expect(message).to.match(/^route web\.shop\/r0 carries ApiPolicy shop\/w \(it is older\); /);
     expect(message).to.match(/r4 carries ApiPolicy shop\/w \(it is older\); and 2 more$/);
+  });
+
+  it('counts only the fields it writes as a change', () => {
+    const status = apiPolicyStatus(outcome(), undefined, T0);
+    expect(statusChanged(undefined, status)).to.equal(true);
+    expect(statusChanged(structuredClone(status), status)).to.equal(false);
+    expect(statusChanged({ ...structuredClone(status), note: 'by hand' }, status)).to.equal(false);
+    expect(statusChanged({ ...structuredClone(status), routes: [] }, status)).to.equal(true);
   });
 });
