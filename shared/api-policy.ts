@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { FIELD_NAME, HOP_BY_HOP } from './http-fields.js';
 
 /**
  * ApiPolicy (detour.dev/v1alpha1, namespaced): API management in the call. The
@@ -13,24 +14,13 @@ import { z } from 'zod';
 export const API_POLICY_KIND = 'ApiPolicy';
 export const API_POLICY_PLURAL = 'apipolicies';
 
-/** RFC 9110 §5.1 field names. */
-const HEADER_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-
 /**
  * Never set, removed, copied to an auth call or copied back from one: hop-by-hop headers
  * belong to one connection (RFC 9110 §7.6.1), and `host` and the framing headers are the
  * proxy's to write.
  */
 export const PROTECTED_HEADERS: ReadonlySet<string> = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
+  ...HOP_BY_HOP,
   'expect',
   'host',
   'content-length',
@@ -38,7 +28,7 @@ export const PROTECTED_HEADERS: ReadonlySet<string> = new Set([
 
 const headerName = z
   .string()
-  .regex(HEADER_TOKEN, 'not an HTTP header name')
+  .regex(FIELD_NAME, 'not an HTTP header name')
   .transform((name) => name.toLowerCase())
   .refine((name) => !PROTECTED_HEADERS.has(name), {
     message: 'a hop-by-hop or framing header cannot be set, removed or copied',
@@ -68,7 +58,7 @@ const rateLimitKey = z.union([
   z.enum(['none', 'source-namespace', 'source-pod', 'api-key']),
   z
     .string()
-    .regex(/^header:[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'expected header:NAME')
+    .regex(new RegExp(`^header:${FIELD_NAME.source.slice(1, -1)}$`), 'expected header:NAME')
     .transform((key) => key.toLowerCase() as `header:${string}`),
 ]);
 

@@ -5,6 +5,7 @@ import { parseHostGrant, type HostGrantResource } from '../../shared/host-grant.
 import { API_POLICY_KIND } from '../../shared/api-policy.js';
 import { parseRouteTable } from '../../shared/route-table-schema.js';
 import type { RouteTableResource } from '../../shared/route-table-resource.js';
+import { isRecord as isObject } from '../../shared/is-record.js';
 
 /**
  * A "cluster in a file": multi-document YAML of the objects the controller would read
@@ -171,10 +172,6 @@ function checkStringMap(
 function lineOf(document: Document, lineCounter: LineCounter): number | undefined {
   const start = document.contents?.range?.[0];
   return start === undefined ? undefined : lineCounter.linePos(start).line;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 export function badSource(source: string, line: number | undefined, problem: string): DetourError {

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { until } from '../support/eventually.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,12 +70,12 @@ describe('detour proxy command', function () {
       });
       // Polled with a deadline, not slept: the request is in flight when the gauge says so,
       // and the proxy drains once it logged so.
-      await pollUntil(async () => {
+      await until(async () => {
         const text = await (await request(`${run.admin}/metrics`)).body.text();
         return text.includes('detour_proxy_requests_in_flight 1');
       });
       run.child.kill('SIGTERM');
-      await pollUntil(() => Promise.resolve(run.lines.some((l) => l.includes('"msg":"draining"'))));
+      await until(() => Promise.resolve(run.lines.some((l) => l.includes('"msg":"draining"'))));
       // Draining: no new connections, but the one in flight is answered.
       const late = await request(`${run.proxy}/nodejs/late`, {
         headers: { host: 'my-application.my-namespace' },
@@ -206,12 +207,3 @@ describe('admin server', () => {
     await missing.body.dump();
   });
 });
-
-/** Polls `check` every 20 ms until it holds, for at most `ms` (then throws). */
-async function pollUntil(check: () => Promise<boolean>, ms = 5_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
