@@ -1,6 +1,7 @@
 import type { Plane, PlaneConfig } from '../plane-config.js';
 import { parseApiPolicy, type PolicySelector, type RoutePolicy } from '../api-policy.js';
 import { compareText } from '../compare-text.js';
+import { isRecord } from '../is-record.js';
 import { isSegmentPrefix, normalisePath } from '../path-prefix.js';
 import { latestByKey, namespaceOf, objectKey, rfc3339 } from './object-keys.js';
 import type { NamespaceState, Pool } from './pod-routes.js';
@@ -195,5 +196,5 @@ function reporterOfRaw(spec: unknown): Plane {
 }
 
 function isPolicyObject(object: unknown): object is PolicyObject {
-  return typeof object === 'object' && object !== null && !Array.isArray(object);
+  return isRecord(object);
 }

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { RoutePolicy } from '../../shared/api-policy.js';
 import type { ApiPolicyStatus, PolicyCondition } from '../../controller/api-policy-status.js';
-import { eventually } from '../support/api-server/kube-test-client.js';
+import { eventually } from '../support/eventually.js';
 import { startKubeStack, type KubeStack } from '../support/kube-stack.js';
 
 /**
