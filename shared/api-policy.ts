@@ -82,10 +82,21 @@ const rateLimit = z
   })
   .strict();
 
+/**
+ * Route hosts are lower-case names or IPv4 addresses without a port; a policy host is
+ * compared ignoring case, so any case is accepted, but a port or a wildcard (which
+ * would never match) is refused. manifests/base/crd-apipolicy.yaml has the same pattern.
+ */
+const POLICY_HOST =
+  /^[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*$/;
+
 export const apiPolicySpecSchema = z
   .object({
-    hosts: z.array(z.string().min(1).max(253)).optional(),
-    paths: z.array(z.string().startsWith('/')).optional(),
+    hosts: z
+      .array(z.string().max(253).regex(POLICY_HOST, 'not a host name or IPv4 address'))
+      .max(64)
+      .optional(),
+    paths: z.array(z.string().max(2048).startsWith('/')).max(64).optional(),
     planes: z
       .array(z.enum(['private', 'public']))
       .min(1)
