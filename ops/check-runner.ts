@@ -125,11 +125,10 @@ async function webhookChecks(reader: ClusterReader): Promise<CheckLine[]> {
 
 async function routeTableChecks(reader: ClusterReader): Promise<CheckLine[]> {
   const [tables, pods] = await Promise.all([
-    reader.list('/apis/detour.dev/v1alpha1/routetables'),
+    reader.list<RouteTableResource>('/apis/detour.dev/v1alpha1/routetables'),
     reader.list('/api/v1/pods'),
   ]);
-  const resources = tables as unknown as RouteTableResource[];
-  return [...checkFreshness(pods, resources), ...checkTableStatus(resources)];
+  return [...checkFreshness(pods, tables), ...checkTableStatus(tables)];
 }
 
 async function podChecks(

@@ -38,8 +38,9 @@ export class ClusterReader {
     return kubeJson(this.kc, { path, query, signal: AbortSignal.timeout(this.timeoutMs) });
   }
 
-  async list(path: string, query: Record<string, string> = {}): Promise<KubeItem[]> {
-    const list = (await this.get(path, query)) as { items?: KubeItem[] };
+  /** The items of a list, typed as the caller reads them (the API server's schema). */
+  async list<T = KubeItem>(path: string, query: Record<string, string> = {}): Promise<T[]> {
+    const list = (await this.get(path, query)) as { items?: T[] };
     return list.items ?? [];
   }
 

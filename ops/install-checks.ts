@@ -3,6 +3,7 @@ import { errorMessage } from '../shared/errors.js';
 import { KubeApiError } from '../shared/kube/kube-request.js';
 import { fail, pass, skip, type CheckLine } from './check-report.js';
 import type { ClusterReader, KubeItem } from './cluster-reader.js';
+import { readyEndpoints } from './endpoint-slices.js';
 import { INSTALL } from './install-names.js';
 
 const CONTROL_PLANE = 'control plane';
@@ -173,17 +174,7 @@ export async function checkEndpoints(
   return Promise.all(
     [...services].map(async ([key, s]) => {
       const description = `the webhook Service ${key} has ready endpoints`;
-      const slices = await reader.list(
-        `/apis/discovery.k8s.io/v1/namespaces/${s.namespace}/endpointslices`,
-        { labelSelector: `kubernetes.io/service-name=${s.name}` },
-      );
-      const ready = slices.flatMap((slice) =>
-        (
-          ((slice as unknown as { endpoints?: unknown[] }).endpoints ?? []) as {
-            conditions?: { ready?: boolean };
-          }[]
-        ).filter((e) => e.conditions?.ready !== false),
-      );
+      const ready = await readyEndpoints(reader, s);
       if (ready.length > 0) return pass(CONTROL_PLANE, description);
       return fail(CONTROL_PLANE, description, {
         detail: 'no ready endpoint: the API server cannot reach the webhook',

@@ -4,17 +4,10 @@ import { PortForward } from '@kubernetes/client-node';
 import { errorMessage } from '../shared/errors.js';
 import { fail, pass, type CheckLine } from './check-report.js';
 import { REQUEST_TIMEOUT_MS, type ClusterReader } from './cluster-reader.js';
+import { readyEndpoints } from './endpoint-slices.js';
 import type { WebhookShape } from './install-checks.js';
 
 const GROUP = 'webhook';
-
-interface SliceShape {
-  ports?: { name?: string; port?: number }[];
-  endpoints?: {
-    conditions?: { ready?: boolean };
-    targetRef?: { kind?: string; name?: string; namespace?: string };
-  }[];
-}
 
 /**
  * A TLS handshake with one replica through a port-forward, verified as the API server
@@ -70,22 +63,6 @@ async function handshake(
   }
 }
 
-/** The ready pods behind a Service's EndpointSlices, with the port they serve it on. */
-function replicas(
-  slices: readonly SliceShape[],
-  namespace: string,
-): { pod: { namespace: string; name: string }; port: number }[] {
-  return slices.flatMap((slice) => {
-    const port = slice.ports?.find((p) => p.name === 'https')?.port ?? slice.ports?.[0]?.port;
-    if (port === undefined) return [];
-    return (slice.endpoints ?? []).flatMap((e) => {
-      const ref = e.targetRef;
-      if (e.conditions?.ready === false || ref?.kind !== 'Pod' || ref.name === undefined) return [];
-      return [{ pod: { namespace: ref.namespace ?? namespace, name: ref.name }, port }];
-    });
-  });
-}
-
 /** Every ready replica behind each webhook Service serves a chain the caBundle verifies. */
 export async function checkReplicaCertificates(
   reader: ClusterReader,
@@ -100,11 +77,8 @@ export async function checkReplicaCertificates(
     const key = `${svc?.namespace ?? ''}/${svc?.name ?? ''}/${ca}`;
     if (svc === undefined || ca === '' || seen.has(key)) continue;
     seen.add(key);
-    const slices = (await reader.list(
-      `/apis/discovery.k8s.io/v1/namespaces/${svc.namespace}/endpointslices`,
-      { labelSelector: `kubernetes.io/service-name=${svc.name}` },
-    )) as unknown as SliceShape[];
-    for (const { pod, port } of replicas(slices, svc.namespace)) {
+    for (const { pod, port } of await readyEndpoints(reader, svc)) {
+      if (pod === undefined || port === undefined) continue;
       try {
         await handshake(reader, pod, port, ca, `${svc.name}.${svc.namespace}.svc`);
       } catch (err) {

@@ -61,7 +61,7 @@ async function askProxy(
 export async function proxyStatus(reader: ClusterReader): Promise<StatusRow[]> {
   const [pods, tables] = await Promise.all([
     reader.list('/api/v1/pods'),
-    reader.list('/apis/detour.dev/v1alpha1/routetables'),
+    reader.list<RouteTableResource>('/apis/detour.dev/v1alpha1/routetables'),
   ]);
   const injected = pods
     .filter(isInjected)
@@ -75,8 +75,7 @@ export async function proxyStatus(reader: ClusterReader): Promise<StatusRow[]> {
   const worker = async (): Promise<void> => {
     for (let i = next++; i < injected.length; i = next++) {
       const pod = injected[i];
-      if (pod !== undefined)
-        rows[i] = await askProxy(reader, pod, tables as unknown as RouteTableResource[]);
+      if (pod !== undefined) rows[i] = await askProxy(reader, pod, tables);
     }
   };
   await Promise.all(Array.from({ length: Math.min(CONCURRENCY, injected.length) }, worker));
