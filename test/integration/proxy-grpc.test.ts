@@ -243,11 +243,11 @@ describe('detour proxy: gRPC over h2c (prior knowledge)', function () {
         'x-delay-ms': '3000',
       });
       req.end(Buffer.from([0, 0, 0, 0, 1, 0x61]));
-      const [headers, flags] = (await new Promise((resolve) => {
+      const [headers, flags] = await new Promise<[http2.IncomingHttpHeaders, number]>((resolve) => {
         req.on('response', (h, f) => {
           resolve([h, f]);
         });
-      }));
+      });
       expect(flags & http2.constants.NGHTTP2_FLAG_END_STREAM).to.not.equal(0);
       expect(headers).to.include({
         ':status': 200,
