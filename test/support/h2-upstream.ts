@@ -48,7 +48,9 @@ export async function startH2Upstream(name: string, host = '127.0.0.1'): Promise
       return;
     }
     if (reset !== null) {
-      stream.respond({ ':status': 200 });
+      // waitForTrailers: without it Node's close() after a write ends the stream cleanly
+      // (END_STREAM) instead of resetting it.
+      stream.respond({ ':status': 200 }, { waitForTrailers: true });
       stream.write('partial', () => {
         stream.close(Number(reset[1]));
       });
