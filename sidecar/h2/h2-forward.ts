@@ -1,11 +1,11 @@
 import http2, {
   type ClientHttp2Session,
+  type ClientHttp2Stream,
   type IncomingHttpHeaders,
   type OutgoingHttpHeaders,
 } from 'node:http2';
 import { ERROR_CODES } from '../../shared/error-codes.js';
 import { applyHeaderRules } from '../header-rules.js';
-import { BodyLimit } from '../policies/body-size.js';
 import type { ProxyAnswerCode } from '../error-response.js';
 import type { Route } from '../route-table.js';
 import type { Upstream, Upstreams } from '../upstreams.js';
@@ -49,8 +49,8 @@ export function answerExchange(
 
 /**
  * Sends the exchange to `upstream` over h2c, streaming both ways with backpressure
- * (`pipe`: a slow reader on one side stops the reads, and so the WINDOW_UPDATEs, on
- * the other: RFC 9113 §5.2), trailers forwarded both ways, RST_STREAM propagated.
+ * (a slow reader on one side stops the reads, and so the WINDOW_UPDATEs, on the
+ * other: RFC 9113 §5.2), trailers forwarded both ways, RST_STREAM propagated.
  * `retry`: the route whose next endpoint is tried once when the connection could not
  * be made (nothing was sent, so any method may be retried).
  */
@@ -126,10 +126,7 @@ function openStream(
       return;
     }
     stream.respond(out, { waitForTrailers: true });
-    req.on('data', (chunk: Buffer) => {
-      ex.bytesOut += chunk.length;
-    });
-    req.pipe(stream);
+    relayResponse(ex, req);
   });
   req.on('trailers', (t: IncomingHttpHeaders) => {
     ex.trailers = t;
@@ -145,20 +142,7 @@ function openStream(
   stream.on('trailers', (t: IncomingHttpHeaders) => {
     ex.requestTrailers = t;
   });
-  stream.on('data', (chunk: Buffer) => {
-    ex.bytesIn += chunk.length;
-  });
-  if (limit > 0) {
-    const limited = new BodyLimit(limit);
-    limited.once('error', () => {
-      ex.error = 'DETOUR_E_BODY_TOO_LARGE';
-      req.close(NGHTTP2_CANCEL);
-      answerExchange(ex, 'DETOUR_E_BODY_TOO_LARGE', `over ${limit} bytes`);
-    });
-    stream.pipe(limited).pipe(req);
-  } else {
-    stream.pipe(req);
-  }
+  relayRequest(ex, req, limit);
   if (hooks.idleMs > 0) {
     req.setTimeout(hooks.idleMs, () => {
       hooks.onUpstreamError('timeout');
@@ -172,6 +156,50 @@ function openStream(
 }
 
 /**
+ * Client to upstream, with backpressure: when the upstream stream's buffer is full the
+ * client stream is paused, so node:http2 stops acknowledging its DATA and the client's
+ * window closes (RFC 9113 §5.2). Lighter than `pipe` (two listeners, no cleanup chain),
+ * which matters at one unary gRPC call per stream. `limit` > 0: CLIENT_MAX_BODY_SIZE over
+ * the whole request stream.
+ */
+function relayRequest(ex: H2Exchange, req: ClientHttp2Stream, limit: number): void {
+  const stream = ex.stream;
+  stream.on('data', (chunk: Buffer) => {
+    ex.bytesIn += chunk.length;
+    if (ex.error !== undefined) return;
+    if (limit > 0 && ex.bytesIn > limit) {
+      stream.pause();
+      req.close(NGHTTP2_CANCEL);
+      answerExchange(ex, 'DETOUR_E_BODY_TOO_LARGE', `over ${limit} bytes`);
+      return;
+    }
+    if (!req.write(chunk)) stream.pause();
+  });
+  req.on('drain', () => {
+    stream.resume();
+  });
+  stream.once('end', () => {
+    if (ex.error === undefined && !req.destroyed) req.end();
+  });
+}
+
+/** Upstream to client, with the same backpressure the other way. */
+function relayResponse(ex: H2Exchange, req: ClientHttp2Stream): void {
+  const stream = ex.stream;
+  req.on('data', (chunk: Buffer) => {
+    ex.bytesOut += chunk.length;
+    if (ex.error !== undefined || stream.destroyed) return;
+    if (!stream.write(chunk)) req.pause();
+  });
+  stream.on('drain', () => {
+    req.resume();
+  });
+  req.once('end', () => {
+    if (ex.error === undefined && !stream.destroyed) stream.end();
+  });
+}
+
+/**
  * The exchange ends early (its deadline, an idle upstream): the upstream stream is
  * cancelled, and the client gets detour's answer, or, mid-answer, the gRPC status in the
  * trailers (or a reset when the call is not gRPC).
@@ -180,16 +208,14 @@ export function cancelExchange(ex: H2Exchange, code: ProxyAnswerCode, detail: st
   if (ex.error !== undefined || ex.done) return;
   const stream = ex.stream;
   const req = ex.upstreamStream;
-  if (req !== undefined) {
-    req.unpipe(stream);
-    if (!req.closed) req.close(NGHTTP2_CANCEL);
-  }
+  // ex.error is set before anything else, so neither relay writes another byte.
+  ex.error = code;
+  if (req !== undefined && !req.closed) req.close(NGHTTP2_CANCEL);
   if (stream.destroyed) return;
   if (!stream.headersSent) {
     answerExchange(ex, code, detail);
     return;
   }
-  ex.error = code;
   if (ex.grpc && !stream.writableEnded) {
     const grpc = ERROR_CODES[code].grpc;
     ex.grpcStatus = grpc;

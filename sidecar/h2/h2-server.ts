@@ -89,6 +89,8 @@ export class H2Server {
   /** Serves a connection whose first bytes (still buffered) are the HTTP/2 preface. */
   serve(socket: Socket, direction: Direction, appPort?: number): void {
     (socket as H2Socket)[kAppPort] = appPort;
+    // node:http sets this on its own connections; node:http2 leaves it to the listener.
+    socket.setNoDelay(true);
     this.#servers[direction].emit('connection', socket);
   }
 

@@ -1,4 +1,5 @@
 import http2, { type ClientHttp2Session } from 'node:http2';
+import net from 'node:net';
 import type { Upstream } from '../upstreams.js';
 import { H2_LIMITS } from './h2-limits.js';
 
@@ -123,6 +124,9 @@ export class H2Sessions {
   #open(upstream: Upstream, pools: Pooled[]): Pooled {
     const host = upstream.host.includes(':') ? `[${upstream.host}]` : upstream.host;
     const session = http2.connect(`http://${host}:${upstream.port}`, {
+      // Small frames (gRPC messages, WINDOW_UPDATEs) must not wait for Nagle's ACK.
+      createConnection: () =>
+        net.connect({ host: upstream.host, port: upstream.port, noDelay: true }),
       settings: H2_LIMITS.settings,
       maxSessionMemory: H2_LIMITS.maxSessionMemory,
       maxHeaderListPairs: H2_LIMITS.maxHeaderListPairs,
