@@ -1,9 +1,7 @@
 import { expect } from 'chai';
 import http2 from 'node:http2';
-import { tableResource } from '../support/upstream.js';
 import { startProxy, send, type TestProxy } from '../support/proxy.js';
-import { startUpstream, type TestUpstream } from '../support/upstream.js';
-import { startH2Upstream, type TestH2Upstream } from '../support/h2-upstream.js';
+import { startH2Pair } from '../support/h2-upstream.js';
 import {
   FRAME,
   frame,
@@ -42,32 +40,22 @@ function request(streamId: number, path: string, flags = 0x4): Buffer {
  */
 describe('detour proxy: HTTP/2 bad input', function () {
   this.timeout(30_000);
-  let h2: TestH2Upstream;
-  let h1: TestUpstream;
   let p: TestProxy;
   /** A long-lived HTTP/2 connection that must survive every other connection's abuse. */
   let bystander: http2.ClientHttp2Session;
 
+  let pair: Awaited<ReturnType<typeof startH2Pair>>;
+
   before(async () => {
-    h2 = await startH2Upstream('h2', '127.0.0.2');
-    h1 = await startUpstream('h1', '127.0.0.3');
-    p = await startProxy({
-      resources: [
-        tableResource('ns', [
-          { host: 'h2.ns', path: '/', upstreams: [h2] },
-          { host: 'h1.ns', path: '/', upstreams: [h1] },
-        ]),
-      ],
-    });
+    pair = await startH2Pair();
+    ({ p } = pair);
     bystander = http2.connect(`http://127.0.0.1:${p.port}`);
     bystander.on('error', () => undefined);
   });
 
   after(async () => {
     bystander.close();
-    await p.close();
-    await h2.close();
-    await h1.close();
+    await pair.close();
   });
 
   /** The bystander connection and a new HTTP/1.1 one still work. */

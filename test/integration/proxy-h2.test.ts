@@ -3,9 +3,9 @@ import http2 from 'node:http2';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { AddressInfo } from 'node:net';
-import { startUpstream, tableResource, type TestUpstream } from '../support/upstream.js';
+import { tableResource } from '../support/upstream.js';
 import { eventually, send, startProxy, type TestProxy } from '../support/proxy.js';
-import { startH2Upstream, type TestH2Upstream } from '../support/h2-upstream.js';
+import { startH2Pair, type TestH2Upstream } from '../support/h2-upstream.js';
 import { keyHashes } from '../support/api-key.js';
 import {
   clientThrough,
@@ -41,29 +41,20 @@ function h2Request(
 describe('detour proxy: plain HTTP/2 (h2c) beside HTTP/1.1 on one port', function () {
   this.timeout(30_000);
   let h2: TestH2Upstream;
-  let h1: TestUpstream;
   let p: TestProxy;
   let session: http2.ClientHttp2Session;
 
+  let pair: Awaited<ReturnType<typeof startH2Pair>>;
+
   before(async () => {
-    h2 = await startH2Upstream('h2', '127.0.0.2');
-    h1 = await startUpstream('h1', '127.0.0.3');
-    p = await startProxy({
-      resources: [
-        tableResource('ns', [
-          { host: 'h2.ns', path: '/', upstreams: [h2] },
-          { host: 'h1.ns', path: '/', upstreams: [h1] },
-        ]),
-      ],
-    });
+    pair = await startH2Pair();
+    ({ h2, p } = pair);
     session = http2.connect(`http://127.0.0.1:${p.port}`);
   });
 
   after(async () => {
     session.close();
-    await p.close();
-    await h2.close();
-    await h1.close();
+    await pair.close();
   });
 
   it('serves curl --http2-prior-knowledge and HTTP/1.1 on the same listener', async () => {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import type { TestUpstream } from './upstream.js';
+import { upstreamIdentity, type TestUpstream } from './upstream.js';
 
 /**
  * A real gRPC server (@grpc/grpc-js) for proxy tests, on a loopback address of the test's
@@ -150,12 +150,7 @@ export async function startGrpcServer(name: string, host = '127.0.0.1'): Promise
     });
   });
   return {
-    name,
-    host,
-    port,
-    key: `${host}:${port}`,
-    seen: [],
-    upgradeHeaders: [],
+    ...upstreamIdentity(name, host, port),
     calls,
     get lastMetadata() {
       return state.lastMetadata;

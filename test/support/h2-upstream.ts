@@ -1,7 +1,8 @@
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
-import type { TestUpstream } from './upstream.js';
+import { startUpstream, tableResource, upstreamIdentity, type TestUpstream } from './upstream.js';
+import { startProxy, type TestProxy } from './proxy.js';
 
 /**
  * A plain (not gRPC) h2c upstream for proxy tests, on a loopback address of the test's
@@ -65,12 +66,7 @@ export async function startH2Upstream(name: string, host = '127.0.0.1'): Promise
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
   return {
-    name,
-    host,
-    port,
-    key: `${host}:${port}`,
-    seen: [],
-    upgradeHeaders: [],
+    ...upstreamIdentity(name, host, port),
     written: () => written,
     close: () =>
       new Promise<void>((resolve) => {
@@ -79,5 +75,37 @@ export async function startH2Upstream(name: string, host = '127.0.0.1'): Promise
           resolve();
         });
       }),
+  };
+}
+
+/**
+ * A proxy with an h2c upstream (`h2.ns`, on 127.0.0.2) and an HTTP/1 one (`h1.ns`, on
+ * 127.0.0.3): the setup of the HTTP/2 tests that check both protocols on one listener.
+ */
+export async function startH2Pair(): Promise<{
+  h2: TestH2Upstream;
+  h1: TestUpstream;
+  p: TestProxy;
+  close(): Promise<void>;
+}> {
+  const h2 = await startH2Upstream('h2', '127.0.0.2');
+  const h1 = await startUpstream('h1', '127.0.0.3');
+  const p = await startProxy({
+    resources: [
+      tableResource('ns', [
+        { host: 'h2.ns', path: '/', upstreams: [h2] },
+        { host: 'h1.ns', path: '/', upstreams: [h1] },
+      ]),
+    ],
+  });
+  return {
+    h2,
+    h1,
+    p,
+    close: async () => {
+      await p.close();
+      await h2.close();
+      await h1.close();
+    },
   };
 }
