@@ -43,6 +43,8 @@ export class H2Exchange implements LogFacts, PolicyNotes {
   deadline: NodeJS.Timeout | undefined = undefined;
   /** detour answered (or ended the call with its own gRPC status) itself. */
   ownAnswer = false;
+  /** Date.now() of the last frame relayed either way (the idle sweep reads it). */
+  lastActive = 0;
   /** The upstream's answer was relayed to its end. */
   done = false;
 

@@ -20,8 +20,8 @@ const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR, NGHTTP2_FLAG_E
 export interface H2ForwardHooks {
   readonly upstreams: Upstreams;
   readonly sessions: H2Sessions;
-  /** The upstream stream may stay silent this long (0: never cut). */
-  readonly idleMs: number;
+  /** Exchanges with an upstream stream open, for the idle sweep (`lastActive`). */
+  readonly live: Set<H2Exchange>;
   onUpstreamError(kind: 'connect' | 'timeout' | 'reset'): void;
   onRetry(): void;
 }
@@ -109,6 +109,7 @@ function openStream(
   ex.session = session;
   req.on('error', ignore); // 'close' tells what happened, with the RST_STREAM code
   req.once('close', () => {
+    hooks.live.delete(ex);
     hooks.sessions.release(session);
     onUpstreamClose(ex, hooks);
   });
@@ -143,16 +144,10 @@ function openStream(
     ex.requestTrailers = t;
   });
   relayRequest(ex, req, limit);
-  if (hooks.idleMs > 0) {
-    req.setTimeout(hooks.idleMs, () => {
-      hooks.onUpstreamError('timeout');
-      cancelExchange(
-        ex,
-        'DETOUR_E_TIMEOUT',
-        `the upstream stream was silent for ${hooks.idleMs} ms`,
-      );
-    });
-  }
+  // Upstream silence is checked by the server's sweep (h2-server.ts), not one timer per
+  // stream: a unary call would otherwise create and refresh a timer for each frame.
+  ex.lastActive = Date.now();
+  hooks.live.add(ex);
 }
 
 /**
@@ -166,6 +161,7 @@ function relayRequest(ex: H2Exchange, req: ClientHttp2Stream, limit: number): vo
   const stream = ex.stream;
   stream.on('data', (chunk: Buffer) => {
     ex.bytesIn += chunk.length;
+    ex.lastActive = Date.now();
     if (ex.error !== undefined) return;
     if (limit > 0 && ex.bytesIn > limit) {
       stream.pause();
@@ -188,6 +184,7 @@ function relayResponse(ex: H2Exchange, req: ClientHttp2Stream): void {
   const stream = ex.stream;
   req.on('data', (chunk: Buffer) => {
     ex.bytesOut += chunk.length;
+    ex.lastActive = Date.now();
     if (ex.error !== undefined || stream.destroyed) return;
     if (!stream.write(chunk)) req.pause();
   });

@@ -64,6 +64,8 @@ export class H2Server {
   readonly #servers: Record<Direction, Http2Server>;
   readonly #sessions = new Set<ServerHttp2Session>();
   readonly #hooks: H2ForwardHooks;
+  readonly #live = new Set<H2Exchange>();
+  readonly #sweeper: NodeJS.Timeout | undefined;
 
   constructor(ctx: H2Context) {
     this.#ctx = ctx;
@@ -76,7 +78,7 @@ export class H2Server {
     this.#hooks = {
       upstreams: ctx.pipeline.upstreams,
       sessions: this.upstreamSessions,
-      idleMs: ctx.upstreamIdleMs,
+      live: this.#live,
       onUpstreamError: (kind) => {
         metrics.upstreamErrors.inc({ kind });
       },
@@ -84,6 +86,30 @@ export class H2Server {
         metrics.retries.inc();
       },
     };
+    const idleMs = ctx.upstreamIdleMs;
+    if (idleMs > 0) {
+      this.#sweeper = setInterval(
+        () => {
+          this.#sweep(idleMs);
+        },
+        Math.min(1_000, Math.max(10, idleMs / 4)),
+      );
+      this.#sweeper.unref();
+    }
+  }
+
+  /**
+   * Upstream streams silent for `idleMs` either way are cancelled (logged
+   * `DETOUR_E_TIMEOUT`): `--response-idle-timeout`, checked at most a second late.
+   */
+  #sweep(idleMs: number): void {
+    const now = Date.now();
+    for (const ex of this.#live) {
+      if (now - ex.lastActive < idleMs) continue;
+      this.#live.delete(ex);
+      this.#hooks.onUpstreamError('timeout');
+      cancelExchange(ex, 'DETOUR_E_TIMEOUT', `the upstream stream was silent for ${idleMs} ms`);
+    }
   }
 
   /** Serves a connection whose first bytes (still buffered) are the HTTP/2 preface. */
@@ -105,6 +131,7 @@ export class H2Server {
   }
 
   destroy(): void {
+    clearInterval(this.#sweeper);
     for (const session of this.#sessions) session.destroy();
     this.#sessions.clear();
     this.upstreamSessions.destroy();

@@ -261,6 +261,26 @@ describe('detour proxy: gRPC over h2c (prior knowledge)', function () {
     }
   });
 
+  it('cancels an upstream call silent past --response-idle-timeout: DEADLINE_EXCEEDED', async () => {
+    const idle = await startProxy({
+      upstreams: { bodyIdleTimeoutMs: 300 },
+      resources: [tableResource('grpc-ns', [{ host: HOST, path: '/', upstreams: [a] }])],
+    });
+    const c = clientThrough(idle.port, HOST);
+    const before = a.cancelled;
+    try {
+      const started = Date.now();
+      const err = await failure(unary(c, Buffer.from('x'), md({ 'x-delay-ms': '3000' })));
+      expect(err.code).to.equal(grpc.status.DEADLINE_EXCEEDED);
+      expect(err.metadata.get('x-detour-error')).to.deep.equal(['DETOUR_E_TIMEOUT']);
+      expect(Date.now() - started).to.be.below(2_000);
+      await eventually(() => a.cancelled > before);
+    } finally {
+      c.close();
+      await idle.close();
+    }
+  });
+
   describe("detour's own answers are trailers-only with the registry's gRPC status", () => {
     const cases: [string, string, grpc.status, string][] = [
       ['no API key', 'keyed.locked', grpc.status.PERMISSION_DENIED, 'DETOUR_E_API_KEY'],
