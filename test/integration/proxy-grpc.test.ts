@@ -57,12 +57,14 @@ describe('detour proxy: gRPC over h2c (prior knowledge)', function () {
   let b: TestGrpcServer;
   let p: TestProxy;
   let client: EchoClient;
+  let closedPort = 0;
 
   before(async () => {
     a = await startGrpcServer('a', '127.0.0.2');
     b = await startGrpcServer('b', '127.0.0.3');
     const closed = await startGrpcServer('closed', '127.0.0.4');
     await closed.close(); // its port now refuses connections
+    closedPort = closed.port;
     const limited = tableResource('limited', [
       { host: 'limited.limited', path: '/', upstreams: [a] },
     ]);
@@ -80,6 +82,7 @@ describe('detour proxy: gRPC over h2c (prior knowledge)', function () {
           { host: 'both.grpc-ns', path: '/', upstreams: [a, b] },
           { host: 'empty.grpc-ns', path: '/', upstreams: [] },
           { host: 'down.grpc-ns', path: '/', upstreams: [closed] },
+          { host: 'half.grpc-ns', path: '/', upstreams: [closed, b] },
         ]),
         tableResource(
           'locked',
@@ -212,6 +215,23 @@ describe('detour proxy: gRPC over h2c (prior knowledge)', function () {
       expect(names[0]).to.not.equal(names[1]);
     } finally {
       both.close();
+    }
+  });
+
+  it('retries a call whose connection was refused on the next endpoint, and ejects the first', async () => {
+    const half = clientThrough(p.port, 'half.grpc-ns');
+    const retries = (await p.proxy.metrics.retries.get()).values[0]?.value ?? 0;
+    try {
+      // Whichever endpoint round robin starts with, both calls end at b.
+      for (let i = 0; i < 2; i++) {
+        const { reply } = await unary(half, Buffer.from('again'));
+        expect(reply.toString()).to.equal('b|again');
+      }
+      const after = (await p.proxy.metrics.retries.get()).values[0]?.value ?? 0;
+      expect(after).to.be.at.least(retries + 1);
+      expect(p.proxy.upstreams.isEjected('127.0.0.4:' + String(closedPort))).to.equal(true);
+    } finally {
+      half.close();
     }
   });
 
