@@ -280,7 +280,11 @@ async function grpcLoad(
   children.push(child);
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
-  await new Promise<void>((resolve) => child.once('exit', () => { resolve(); }));
+  await new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      resolve();
+    }),
+  );
   const result = JSON.parse(out) as { requests: number; failed: number; p50: number; p99: number };
   if (result.failed > 0 || result.requests === 0) {
     throw new Error(`bench: failed gRPC calls on port ${port}: ${out}`);
