@@ -18,6 +18,7 @@ import {
   type RouteTableStatus,
 } from '../shared/route-table-resource.js';
 import type { ControllerMetrics } from './controller-metrics.js';
+import { runPool, withTimeout } from './write-limits.js';
 
 /** The field manager of every controller replica: the same name is what lets them agree. */
 export const FIELD_MANAGER = 'detour-controller';
@@ -105,16 +106,8 @@ export class RouteTableWriter {
     result: WriteResult,
   ): Promise<boolean> {
     const { namespace, name } = table.metadata;
-    let timer: NodeJS.Timeout | undefined;
     try {
-      // A write the API server accepts and never answers must not hold every later
-      // reconcile hostage (undici alone would wait 5 minutes for the headers).
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          reject(new Error(`no answer in ${this.writeTimeoutMs} ms`));
-        }, this.writeTimeoutMs);
-      });
-      await Promise.race([call(), timeout]);
+      await withTimeout(call(), this.writeTimeoutMs);
       this.metrics.applies.inc({ operation });
       this.logger.debug({ operation, namespace, name }, 'route table written');
       return true;
@@ -128,8 +121,6 @@ export class RouteTableWriter {
         'route table write failed',
       );
       return false;
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -180,16 +171,4 @@ function statusOf(table: RouteTableResource | undefined): RouteTableStatus {
     skipped: table?.status?.skipped ?? [],
     conflicts: table?.status?.conflicts ?? [],
   };
-}
-
-/** Runs `tasks` with at most `limit` in flight (each task handles its own errors). */
-async function runPool(tasks: readonly (() => Promise<void>)[], limit: number): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < tasks.length) {
-      const task = tasks[next++];
-      if (task !== undefined) await task();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
 }

@@ -235,8 +235,18 @@ export class ProxyServer implements PipelineContext {
       this.inboundServer = undefined;
       this.inboundListeners = [];
     } else {
-      // Upgrades and CONNECT are not served inbound yet: Node answers them by closing.
+      // CONNECT is not served inbound (Node closes such a socket); upgrades are, checked
+      // as any inbound request and spliced to the app (a WebSocket between two pods).
       this.inboundServer = this.#createServer('inbound');
+      this.inboundServer.on(
+        'upgrade',
+        (req: NodeHttp.IncomingMessage, socket: Socket, head: Buffer) => {
+          this.#guardSocket('upgrade', socket, () => {
+            const appPort = (socket as InboundSocket)[kAppPort];
+            handleUpgrade(this.#tunnelContext, req, socket, head, 'inbound', appPort);
+          });
+        },
+      );
       const context: InboundContext = {
         local: pod,
         accessLog: this.accessLog,

@@ -74,6 +74,8 @@ export interface RouteTableJSON {
     apiKeyRequired: boolean;
     enforcedAt: EnforcedAt;
     endpoints: { ip: string; port: number; pod: string; key: string }[];
+    /** The ApiPolicy on the route, as compiled (no secret is in it). */
+    policy?: RoutePolicy;
   }[];
   skipped: SkippedEntry[];
   conflicts: RouteConflict[];
@@ -266,6 +268,7 @@ export class RouteTable {
         apiKeyRequired: r.apiKeyRequired,
         enforcedAt: r.enforcedAt,
         endpoints: r.endpoints.map((e) => ({ ip: e.ip, port: e.port, pod: e.pod, key: e.key })),
+        ...(r.policy === undefined ? {} : { policy: r.policy }),
       })),
       skipped: [...this.#skipped],
       conflicts: [...this.#conflicts],

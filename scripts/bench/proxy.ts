@@ -124,6 +124,26 @@ async function bench(dir: string): Promise<void> {
   rows.push(detourRow);
   await stop(detour);
 
+  // ApiPolicy steps on the same route (issue 11's target: a cached forwardAuth or a
+  // rateLimit adds under 5 % CPU per request).
+  for (const [name, policy] of [
+    ['detour + forwardAuth (cached)', BENCH_POLICIES.authCached],
+    ['detour + forwardAuth (uncached)', BENCH_POLICIES.authUncached],
+    ['detour + rateLimit', BENCH_POLICIES.rateLimit],
+  ] as const) {
+    const file = `${name.replace(/\W+/g, '-')}.yaml`;
+    const withPolicy = startDetour(
+      dir,
+      PORTS.detour,
+      PORTS.detourAdmin,
+      routesYaml(1, PORTS.upstream, policy),
+      file,
+    );
+    await waitHttp(PORTS.detourAdmin, '/ready');
+    rows.push(await measure(name, PORTS.detour, withPolicy.pid));
+    await stop(withPolicy);
+  }
+
   // Through two sidecars, as a call between two injected pods goes: the caller's
   // outbound proxy routes to the destination pod, whose inbound listener (iptables would
   // redirect the pod port there) checks the call and hands it to the app.
@@ -417,6 +437,7 @@ function print(
     ...rows.map((r) => tableRow(r, nginx)),
     '',
     targets(rows, detourIdle, rss10k),
+    policyTargets(rows),
     `RSS with 10,000 routes: detour proxy --source file: (YAML) ${mb(rss10k)} MB; ` +
       `data plane with the table from JSON ${mb(plane10k)} MB`,
   ];
@@ -441,6 +462,20 @@ function tableRow(r: Row, nginx: Row | undefined): string {
     `${r.p99.toFixed(2)} | ${r.fixedP50.toFixed(3)} | ${r.fixedP99.toFixed(3)} | ${cpu} | ` +
     `${r.rssMb === undefined ? '-' : r.rssMb.toFixed(1)} |`
   );
+}
+
+/** Issue 11's target: an ApiPolicy step's CPU per request next to the plain route's. */
+function policyTargets(rows: Row[]): string {
+  const plain = rows.find((r) => r.name === 'detour')?.cpuUsPerReq;
+  if (plain === undefined) return '';
+  const parts: string[] = [];
+  for (const r of rows) {
+    if (!r.name.startsWith('detour + ') || r.cpuUsPerReq === undefined) continue;
+    const added = (r.cpuUsPerReq / plain - 1) * 100;
+    const target = r.name.includes('uncached') ? '' : ` (< 5 %) ${added < 5 ? 'OK' : 'MISSED'}`;
+    parts.push(`${r.name.slice('detour + '.length)} +${added.toFixed(1)} % CPU/req${target}`);
+  }
+  return parts.length === 0 ? '' : `ApiPolicy steps vs the plain route: ${parts.join('; ')}`;
 }
 
 function targets(rows: Row[], idle: number | undefined, rss10k: number | undefined): string {
@@ -568,7 +603,11 @@ http {
   client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir};
   uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
   keepalive_requests 1000000;
-  server { listen 127.0.0.1:${PORTS.upstream}; location / { return 200 "hello from upstream\\n"; } }
+  server {
+    listen 127.0.0.1:${PORTS.upstream};
+    location / { return 200 "hello from upstream\\n"; }
+    location /auth { add_header x-consumer-id bench; return 204; }
+  }
 }
 `,
   );
@@ -700,7 +739,23 @@ function parseRoutes(count: number): object {
 }
 
 /** The same table as YAML, for the file source (`firstPort`: the bench route's endpoint). */
-function routesYaml(count: number, firstPort: number = PORTS.upstream): string {
+/**
+ * ApiPolicies inline on the bench route, as the controller compiles them. The auth
+ * service is the upstream nginx's `/auth` location (204), so its own cost stays out of
+ * detour's CPU figure; the rate limit is high enough never to refuse, so every request
+ * pays for its bucket.
+ */
+const BENCH_POLICIES = {
+  authUncached: `{ name: bench/auth, forwardAuth: { url: "http://127.0.0.1:${PORTS.upstream}/auth", timeoutMs: 500, failureMode: closed, responseHeaders: [x-consumer-id], cacheSeconds: 0 } }`,
+  authCached: `{ name: bench/auth, forwardAuth: { url: "http://127.0.0.1:${PORTS.upstream}/auth", timeoutMs: 500, failureMode: closed, responseHeaders: [x-consumer-id], cacheSeconds: 60 } }`,
+  rateLimit: `{ name: bench/limit, rateLimit: { requests: 1000000000, windowSeconds: 1, key: "header:x-consumer-id" } }`,
+} as const;
+
+function routesYaml(
+  count: number,
+  firstPort: number = PORTS.upstream,
+  firstPolicy?: string,
+): string {
   const lines = [
     'apiVersion: detour.dev/v1alpha1',
     'kind: RouteTable',
@@ -719,6 +774,7 @@ function routesYaml(count: number, firstPort: number = PORTS.upstream): string {
       '    claimedAt: "2024-01-01T00:00:00Z"',
       `    endpoints: [{ ip: 127.0.0.1, port: ${port}, pod: pod-${i} }]`,
     );
+    if (i === 0 && firstPolicy !== undefined) lines.push(`    policy: ${firstPolicy}`);
   }
   return lines.join('\n') + '\n';
 }

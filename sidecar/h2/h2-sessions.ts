@@ -3,7 +3,7 @@ import net from 'node:net';
 import type { Upstream } from '../upstreams.js';
 import { H2_LIMITS } from './h2-limits.js';
 
-/** Bounds of the upstream side; see docs/adr/0008-http2-upstream.md. */
+/** Bounds of the upstream side; see docs/adr/0009-http2-upstream.md. */
 export interface H2SessionOptions {
   /** h2c connections per endpoint; streams beyond what they all carry get 503. */
   sessionsPerEndpoint: number;

@@ -1,4 +1,5 @@
 import { Pool } from 'undici';
+import { HOP_BY_HOP } from '../../shared/http-fields.js';
 import type { RoutePolicy } from '../../shared/api-policy.js';
 import { SOURCE_NAMESPACE_HEADER, SOURCE_POD_HEADER } from '../hop-headers.js';
 import { dropHeaders } from '../header-rules.js';
@@ -31,17 +32,7 @@ interface Allowed {
 const NOT_FOR_AUTH = new Set(['content-length', 'content-type', 'content-encoding']);
 
 /** Never relayed from the auth service's refusal (hop-by-hop, or framing Node redoes). */
-const NOT_RELAYED = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'proxy-authenticate',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'content-length',
-]);
+const NOT_RELAYED: ReadonlySet<string> = new Set([...HOP_BY_HOP, 'content-length']);
 
 /**
  * An ApiPolicy's `forwardAuth`: the nginx `auth_request` / Traefik ForwardAuth contract,

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { eventually } from '../support/eventually.js';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -138,20 +139,6 @@ async function injectDestination(dir: string): Promise<InjectedDestination> {
   };
 }
 
-async function eventually<T>(
-  what: string,
-  attempt: () => Promise<T | undefined>,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (let i = 0; i < 600 && Date.now() < deadline; i++) {
-    const value = await attempt();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 function accessLines(proc: NetnsProcess): Record<string, unknown>[] {
   return proc
     .stdout()
@@ -221,13 +208,13 @@ describe('e2e: enforce at the destination (inbound capture, netns, iptables)', f
   };
 
   const ready = (pod: NetnsPod, proc: NetnsProcess) =>
-    eventually(`${pod.name}'s proxy /ready`, async () => {
+    eventually(async () => {
       if (proc.child.exitCode !== null) {
         throw new Error(`proxy exited: ${proc.stderr()}${proc.stdout()}`);
       }
       const r = await curl(pod, 'http://127.0.0.1:15000/ready', [], undefined);
       return r.status === 200 ? true : undefined;
-    });
+    }, `${pod.name}'s proxy /ready`);
 
   before(async function () {
     const reason = netnsUnavailable();
@@ -308,10 +295,10 @@ describe('e2e: enforce at the destination (inbound capture, netns, iptables)', f
       },
     );
     await Promise.all([ready(dest, destProxy), ready(caller, callerProxy)]);
-    await eventually('the app serving in its pod', async () => {
+    await eventually(async () => {
       const r = await curl(dest, `http://127.0.0.1:3000/`, [], APP_UID);
       return r.status === 200 ? true : undefined;
-    });
+    }, 'the app serving in its pod');
   });
 
   after(async () => {
@@ -332,24 +319,26 @@ describe('e2e: enforce at the destination (inbound capture, netns, iptables)', f
     expect(allowed.status).to.equal(200);
     const reply = JSON.parse(allowed.body) as { pod: string; apiKey: string | null };
     expect(reply).to.include({ pod: DEST_POD, apiKey: null });
-    await eventually('the inbound access-log lines', () => {
+    await eventually(() => {
       const statuses = accessLines(destProxy)
         .filter((l) => l.direction === 'inbound')
         .map((l) => l.status);
       return Promise.resolve(statuses.includes(403) && statuses.includes(200) ? true : undefined);
-    });
+    }, 'the inbound access-log lines');
   });
 
   it('passes a raw TCP port the app declares through byte for byte', async () => {
     const hex = '160301000aff000d0a80414243';
     const result = await lab!.exec(bare.ns, tcpClientArgv(DEST_IP, 5432, hex), { uid: APP_UID });
     expect(result.stdout.trim()).to.equal(hex);
-    await eventually('the tcp access-log line', () =>
-      Promise.resolve(
-        accessLines(destProxy).some((l) => l.protocol === 'tcp' && l.direction === 'inbound')
-          ? true
-          : undefined,
-      ),
+    await eventually(
+      () =>
+        Promise.resolve(
+          accessLines(destProxy).some((l) => l.protocol === 'tcp' && l.direction === 'inbound')
+            ? true
+            : undefined,
+        ),
+      'the tcp access-log line',
     );
   });
 
@@ -361,13 +350,15 @@ describe('e2e: enforce at the destination (inbound capture, netns, iptables)', f
     ]);
     expect(status).to.equal(200);
     expect(JSON.parse(body)).to.include({ pod: DEST_POD, url: '/nodejs/hello', apiKey: null });
-    await eventually('both access-log lines', () =>
-      Promise.resolve(
-        accessLines(callerProxy).some((l) => l.path === '/nodejs/hello') &&
-          accessLines(destProxy).some((l) => l.path === '/nodejs/hello')
-          ? true
-          : undefined,
-      ),
+    await eventually(
+      () =>
+        Promise.resolve(
+          accessLines(callerProxy).some((l) => l.path === '/nodejs/hello') &&
+            accessLines(destProxy).some((l) => l.path === '/nodejs/hello')
+            ? true
+            : undefined,
+        ),
+      'both access-log lines',
     );
     const out = accessLines(callerProxy).find((l) => l.path === '/nodejs/hello');
     const inn = accessLines(destProxy).find((l) => l.path === '/nodejs/hello');
@@ -386,13 +377,13 @@ describe('e2e: enforce at the destination (inbound capture, netns, iptables)', f
     expect(await call(undefined)).to.deep.equal({ code: 7 });
     expect(await call(API_KEY)).to.deep.equal({ code: 0, reply: `${DEST_POD}|hi` });
     const path = '/detour.test.Echo/Unary';
-    await eventually('both h2 access-log lines', () =>
-      Promise.resolve(
+    await eventually(
+      () =>
         accessLines(callerProxy).some((l) => l.path === path && l.grpcStatus === 0) &&
-          accessLines(destProxy).some((l) => l.path === path && l.grpcStatus === 0)
+        accessLines(destProxy).some((l) => l.path === path && l.grpcStatus === 0)
           ? true
           : undefined,
-      ),
+      'both h2 access-log lines',
     );
     const out = accessLines(callerProxy).find((l) => l.path === path && l.grpcStatus === 0);
     const inn = accessLines(destProxy).find((l) => l.path === path && l.grpcStatus === 0);
@@ -425,6 +416,6 @@ describe('e2e: enforce at the destination (inbound capture, netns, iptables)', f
     };
     expect(await probe()).to.equal(200);
     app.child.kill('SIGTERM');
-    await eventually('the probe failing', async () => ((await probe()) === 503 ? true : undefined));
+    await eventually(async () => ((await probe()) === 503 ? true : undefined), 'the probe failing');
   });
 });

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { WebSocket } from 'ws';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { startUpstream, tableResource, type TestUpstream } from '../support/upstream.js';
@@ -132,6 +133,36 @@ describe('detour proxy: inbound (enforce at the destination)', function () {
       p.log.some((l) => l.path === '/api/y' && l.route === 'my-app.locked/api'),
     );
     expect(p.proxy.metrics.requests.count('my-app.locked/api', 200, 'inbound')).to.equal(1);
+  });
+
+  it('checks WebSocket upgrades inbound too, and splices them to the app', async () => {
+    const url = `ws://127.0.0.1:${httpPort()}/ws`;
+    const denied = await new Promise<number>((resolve) => {
+      const ws = new WebSocket(url, { headers: { host: 'my-app.locked' } });
+      ws.on('unexpected-response', (_req, res) => {
+        resolve(res.statusCode ?? 0);
+      });
+      ws.on('open', () => {
+        ws.close();
+        resolve(101);
+      });
+      ws.on('error', () => {
+        resolve(-1);
+      });
+    });
+    expect(denied).to.equal(403);
+    const hello = await new Promise<string>((resolve, reject) => {
+      const ws = new WebSocket(url, {
+        headers: { host: 'my-app.locked', 'x-routing-api-key': 's3cret' },
+      });
+      ws.on('message', (data: Buffer) => {
+        ws.close();
+        resolve(data.toString('utf8'));
+      });
+      ws.on('error', reject);
+    });
+    expect(hello).to.match(/^app:hello /);
+    expect(app.upgradeHeaders.at(-1)).to.not.have.property('x-routing-api-key');
   });
 
   it('does not let a client that waits before speaking skip the checks', async () => {

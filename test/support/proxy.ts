@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { until } from './eventually.js';
 import { PassThrough } from 'node:stream';
 import { request } from 'undici';
 import { AccessLog } from '../../sidecar/access-log.js';
@@ -114,12 +115,8 @@ export async function send(
 }
 
 /** Waits until `predicate` holds, polling, for at most `ms` (then throws). */
-export async function eventually(predicate: () => boolean, ms = 5_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
+export function eventually(predicate: () => boolean, ms = 5_000): Promise<void> {
+  return until(predicate, 'the condition', ms);
 }
 
 /** Writes `text` as is to 127.0.0.1:port and collects everything until the server closes. */

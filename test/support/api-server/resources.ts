@@ -76,6 +76,14 @@ export const RESOURCES: readonly ResourceDef[] = [
   {
     group: 'detour.dev',
     version: 'v1alpha1',
+    plural: 'apipolicies',
+    kind: 'ApiPolicy',
+    namespaced: true,
+    statusSubresource: true,
+  },
+  {
+    group: 'detour.dev',
+    version: 'v1alpha1',
     plural: 'routetables',
     kind: 'RouteTable',
     namespaced: true,
