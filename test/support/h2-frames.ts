@@ -1,5 +1,5 @@
-import net from 'node:net';
 import { H2_PREFACE } from '../../sidecar/h2/preface.js';
+import { rawBytes } from './proxy.js';
 
 /**
  * Raw HTTP/2 frames for tests that must send what no well-behaved client sends
@@ -89,17 +89,5 @@ export function goawayCode(frames: readonly Frame[]): number | undefined {
 
 /** Writes `bytes` to 127.0.0.1:port and collects everything until the server closes. */
 export function rawH2(port: number, bytes: Buffer, timeoutMs = 5_000): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1');
-    const chunks: Buffer[] = [];
-    socket.setTimeout(timeoutMs, () => {
-      socket.destroy(new Error('raw h2 exchange timed out'));
-    });
-    socket.on('data', (c: Buffer) => chunks.push(c));
-    socket.on('error', reject);
-    socket.on('close', () => {
-      resolve(Buffer.concat(chunks));
-    });
-    socket.write(bytes);
-  });
+  return rawBytes(port, bytes, timeoutMs);
 }
