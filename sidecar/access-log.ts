@@ -35,6 +35,7 @@ export interface AccessLogRecord {
   auth?: string;
   authMs?: number;
   rateLimited?: boolean;
+  grpcStatus?: number;
 }
 
 /** What is known of a request when it ends (an Exchange, or a tunnel's summary). */
@@ -50,8 +51,10 @@ export interface LogFacts {
   readonly error: string | undefined;
   /** `outbound` (the app's own calls) or `inbound` (calls to the app). */
   readonly direction: string;
-  /** `http`, or `tcp` for bytes spliced without looking inside. */
+  /** `http`, `h2` (HTTP/2 streams), or `tcp` for bytes spliced without looking inside. */
   readonly protocol: string;
+  /** gRPC calls: the status in the trailers, or the one detour answered with. */
+  readonly grpcStatus?: number | undefined;
   /** The ApiPolicy that applied, and what its steps decided (absent: nothing to say). */
   readonly policy: string | undefined;
   readonly auth: string | undefined;
@@ -106,6 +109,7 @@ export class AccessLog {
           `"bytesOut":${ex.bytesOut},"requestId":"${esc(ex.requestId)}",` +
           `"direction":"${ex.direction}","protocol":"${ex.protocol}"` +
           (ex.error === undefined ? '' : `,"error":"${esc(ex.error)}"`) +
+          (ex.grpcStatus === undefined ? '' : `,"grpcStatus":${ex.grpcStatus}`) +
           `${ex.policy === undefined ? '' : policyFields(ex)},"msg":"request"}\n`,
       );
       return;
@@ -125,6 +129,7 @@ export class AccessLog {
       protocol: ex.protocol,
     };
     if (ex.error !== undefined) record.error = ex.error;
+    if (ex.grpcStatus !== undefined) record.grpcStatus = ex.grpcStatus;
     if (ex.policy !== undefined) record.policy = ex.policy;
     if (ex.auth !== undefined) record.auth = ex.auth;
     if (ex.authMs !== undefined) record.authMs = ex.authMs;

@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { createRegistry } from '../shared/metrics.js';
 import { RequestStats } from './request-stats.js';
+import { StreamStats } from './stream-stats.js';
 import type { Direction } from './traffic.js';
 
 /**
@@ -11,6 +12,8 @@ export class ProxyMetrics {
   readonly registry: Registry;
   /** detour_proxy_requests_total and detour_proxy_request_duration_seconds. */
   readonly requests = new RequestStats();
+  /** detour_proxy_h2_streams_total: HTTP/2 streams by direction and gRPC status. */
+  readonly h2Streams = new StreamStats();
   readonly upstreamErrors: Counter<'kind'>;
   readonly retries: Counter;
   readonly internalErrors: Counter<'where'>;
@@ -37,6 +40,7 @@ export class ProxyMetrics {
       'detour_proxy_requests_total',
       'detour_proxy_request_duration_seconds',
     );
+    this.h2Streams.register(registry, 'detour_proxy_h2_streams_total');
     this.upstreamErrors = new Counter({
       name: 'detour_proxy_upstream_errors_total',
       help: 'Failed upstream attempts: connect (refused, unreachable), timeout, reset, invalid (an answer that cannot be relayed)',
@@ -117,5 +121,10 @@ export class ProxyMetrics {
 
   observe(direction: Direction, route: string, status: number, seconds: number): void {
     this.requests.record(direction, route, status, seconds);
+  }
+
+  /** One HTTP/2 stream ended (its request is in `observe` too); `grpc`: its gRPC status. */
+  countStream(direction: Direction, grpc: number | undefined): void {
+    this.h2Streams.record(direction, grpc);
   }
 }

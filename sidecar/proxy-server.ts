@@ -40,6 +40,8 @@ import {
 import type { TunnelContext } from './tunnel.js';
 import { InboundListener, type InboundContext } from './inbound-listener.js';
 import type { InboundPort } from '../shared/inbound-ports.js';
+import { H2Server } from './h2/h2-server.js';
+import { routeByPreface } from './h2/preface.js';
 
 export type { ProxyMode };
 
@@ -106,6 +108,8 @@ export class ProxyServer implements PipelineContext {
   /** Serves inbound connections that speak HTTP/1.x (only with inbound capture). */
   readonly inboundServer: NodeHttp.Server | undefined;
   readonly inboundListeners: readonly InboundListener[];
+  /** HTTP/2 (h2c, prior knowledge) on the same listeners: sidecar/h2/. */
+  readonly h2: H2Server;
   readonly local: LocalPod | undefined;
   readonly mode: ProxyMode;
   readonly upstreams: Upstreams;
@@ -196,7 +200,24 @@ export class ProxyServer implements PipelineContext {
       },
     };
     const timeouts = this.timeouts;
+    this.h2 = new H2Server({
+      pipeline: this,
+      accessLog: this.accessLog,
+      metrics: this.metrics,
+      logger: this.logger,
+      clientMaxBodySize: this.clientMaxBodySize,
+      idleMs: timeouts.keepAliveMs,
+      upstreamIdleMs: this.upstreams.options.bodyIdleTimeoutMs,
+      streamStarted: () => {
+        this.#inFlight++;
+      },
+      streamEnded: () => {
+        this.#inFlight--;
+        this.#checkIdle();
+      },
+    });
     this.server = this.#createServer('outbound');
+    this.#servePreface(this.server, timeouts.headersMs);
     this.server.on('upgrade', (req: NodeHttp.IncomingMessage, socket: Socket, head: Buffer) => {
       this.#guardSocket('upgrade', socket, () => {
         handleUpgrade(this.#tunnelContext, req, socket, head);
@@ -242,6 +263,11 @@ export class ProxyServer implements PipelineContext {
           (socket as InboundSocket)[kAppPort] = appPort;
           this.inboundServer?.emit('connection', socket);
         },
+        serveH2: (socket, appPort) => {
+          this.tunnels.delete(socket);
+          this.#checkIdle();
+          this.h2.serve(socket, 'inbound', appPort);
+        },
       };
       this.inboundListeners = inbound.map((port) => new InboundListener(context, port));
     }
@@ -266,6 +292,24 @@ export class ProxyServer implements PipelineContext {
         this.#onRequest(req, res, direction);
       },
     );
+  }
+
+  /**
+   * HTTP/1.1 and h2c on one port: every connection `server` accepts (or is handed) is
+   * first read for the HTTP/2 preface; node:http's own connection handler gets the rest.
+   */
+  #servePreface(server: NodeHttp.Server, timeoutMs: number): void {
+    const http1 = server.listeners('connection') as ((socket: Socket) => void)[];
+    server.removeAllListeners('connection');
+    const toHttp1 = (socket: Socket): void => {
+      for (const listener of http1) listener.call(server, socket);
+    };
+    const toH2 = (socket: Socket): void => {
+      this.h2.serve(socket, 'outbound');
+    };
+    server.on('connection', (socket: Socket) => {
+      routeByPreface(socket, timeoutMs, toHttp1, toH2);
+    });
   }
 
   get policies(): PolicyPipeline {
@@ -361,6 +405,7 @@ export class ProxyServer implements PipelineContext {
     });
     this.server.closeIdleConnections();
     this.inboundServer?.closeIdleConnections();
+    this.h2.drain();
     const idle = new Promise<void>((resolve) => {
       if (this.#inFlight === 0 && this.tunnels.size === 0) resolve();
       else this.#idle = resolve;
@@ -376,6 +421,7 @@ export class ProxyServer implements PipelineContext {
     this.server.closeAllConnections();
     this.inboundServer?.closeAllConnections();
     for (const socket of this.tunnels) socket.destroy();
+    this.h2.destroy();
     await closed;
     if (inTime) await this.upstreams.close();
     else await this.upstreams.destroy();
@@ -390,6 +436,7 @@ export class ProxyServer implements PipelineContext {
     this.server.closeAllConnections();
     this.inboundServer?.closeAllConnections();
     for (const socket of this.tunnels) socket.destroy();
+    this.h2.destroy();
     await new Promise<void>((resolve) => {
       this.server.close(() => {
         resolve();

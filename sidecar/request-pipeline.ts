@@ -1,7 +1,12 @@
-import type { IncomingMessage } from 'node:http';
 import { isChunkedAlone, type ScannedRequest } from './hop-headers.js';
 import type { ProxyAnswerCode } from './error-response.js';
-import type { PolicyNotes, PolicyPipeline, Rejection, Verdict } from './policies/policy.js';
+import type {
+  PolicyNotes,
+  PolicyPipeline,
+  Rejection,
+  RequestPeer,
+  Verdict,
+} from './policies/policy.js';
 import type { Route, RouteTable } from './route-table.js';
 import type { Upstream, Upstreams } from './upstreams.js';
 import type { Direction, LocalPod, ProxyMode } from './traffic.js';
@@ -29,7 +34,8 @@ export type { Direction, LocalPod, ProxyMode };
 
 /** A request as every entry point sees it once its head is parsed. */
 export interface RequestFacts {
-  readonly req: IncomingMessage;
+  /** The client's request: an IncomingMessage, or an HTTP/2 stream's view (sidecar/h2/). */
+  readonly req: RequestPeer;
   /** The authority asked for: absolute-form target, else Host ('' when absent). */
   readonly host: string;
   readonly path: string;

@@ -21,8 +21,9 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { Pool, request } from 'undici';
+import { grpcLoadScript, grpcServerScript } from './h2c-scripts.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const HOST = 'bench.detour.test';
@@ -54,6 +55,11 @@ const PORTS = {
   /** The destination sidecar of the inbound row: its admin, and its inbound listener. */
   destAdmin: 28092,
   destInbound: 28086,
+  /** The h2c rows: a gRPC server, detour in front of it, nginx's grpc_pass. */
+  grpcUpstream: 28093,
+  detourH2c: 28094,
+  detourH2cAdmin: 28095,
+  nginxGrpc: 28096,
 };
 
 interface Row {
@@ -99,6 +105,11 @@ async function assertPortsFree(): Promise<void> {
 
 async function bench(dir: string): Promise<void> {
   buildDetour(dir);
+  // BENCH_ONLY=h2c: the gRPC rows alone (quicker, when only HTTP/2 changed).
+  if (process.env.BENCH_ONLY === 'h2c') {
+    process.stdout.write(printH2c(await benchH2c(dir)) + '\n');
+    return;
+  }
   const upstream = startNginxUpstream(dir);
   await waitHttp(PORTS.upstream, '/');
   const rows: Row[] = [];
@@ -185,8 +196,189 @@ async function bench(dir: string): Promise<void> {
   await stop(big);
   const plane10k = await dataPlaneRss(dir, 10_000);
   await stop(upstream);
+  const h2c = await benchH2c(dir);
 
   print(rows, detourIdle, rss10k, plane10k);
+  process.stdout.write('\n' + printH2c(h2c) + '\n');
+}
+
+interface H2cRow {
+  name: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  /** CPU per call of the proxy in the path (undefined: direct). */
+  proxyUs: number | undefined;
+  /** CPU per call of the gRPC server itself. */
+  serverUs: number;
+}
+
+/**
+ * Unary gRPC over h2c (prior knowledge): a @grpc/grpc-js server called directly, through
+ * detour, and through nginx's `grpc_pass`, each proxy pinned to CPU 0 as above; CPU per
+ * call from /proc of the proxy and of the server.
+ */
+async function benchH2c(dir: string): Promise<H2cRow[]> {
+  const build = join(dir, 'build');
+  writeFileSync(join(build, 'grpc-server.mjs'), grpcServerScript(PORTS.grpcUpstream));
+  const load = join(build, 'grpc-load.mjs');
+  writeFileSync(load, grpcLoadScript());
+  const server = launch(
+    LOAD_CPU,
+    process.execPath,
+    [join(build, 'grpc-server.mjs')],
+    join(dir, 'grpc-server.out'),
+  );
+  await waitTcp(PORTS.grpcUpstream);
+  const rows: H2cRow[] = [];
+  rows.push(await measureH2c(load, 'direct (grpc-js server)', PORTS.grpcUpstream, server.pid, []));
+  const detour = startDetour(
+    dir,
+    PORTS.detourH2c,
+    PORTS.detourH2cAdmin,
+    routesYaml(1, PORTS.grpcUpstream),
+    'routes-h2c.yaml',
+  );
+  await waitHttp(PORTS.detourH2cAdmin, '/ready');
+  rows.push(await measureH2c(load, 'detour', PORTS.detourH2c, server.pid, pidsOf(detour.pid)));
+  await stop(detour);
+  const nginx = startNginxGrpc(dir);
+  await waitTcp(PORTS.nginxGrpc);
+  rows.push(
+    await measureH2c(load, 'nginx grpc_pass', PORTS.nginxGrpc, server.pid, pidsOf(nginx.pid)),
+  );
+  await stop(nginx);
+  await stop(server);
+  return rows;
+}
+
+async function measureH2c(
+  script: string,
+  name: string,
+  port: number,
+  serverPid: number | undefined,
+  proxyPids: number[],
+): Promise<H2cRow> {
+  await grpcLoad(script, port, 2); // warm-up: JIT, connections
+  const ticks = (pids: number[]): number => pids.reduce((sum, p) => sum + cpuTicks(p), 0);
+  const servers = serverPid === undefined ? [] : [serverPid];
+  const proxyBefore = ticks(proxyPids);
+  const serverBefore = ticks(servers);
+  const load = await grpcLoad(script, port, SATURATION_S);
+  const hz = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+  const perCall = (t: number): number => ((t / hz) * 1e6) / Math.max(1, load.requests);
+  return {
+    name,
+    rps: load.requests / SATURATION_S,
+    p50: load.p50,
+    p99: load.p99,
+    proxyUs: proxyPids.length === 0 ? undefined : perCall(ticks(proxyPids) - proxyBefore),
+    serverUs: perCall(ticks(servers) - serverBefore),
+  };
+}
+
+/** Runs the load generator on the load CPU; fails on any call that did not end in OK. */
+async function grpcLoad(
+  script: string,
+  port: number,
+  seconds: number,
+): Promise<{ requests: number; p50: number; p99: number }> {
+  const child = spawn(
+    'taskset',
+    [
+      '-c',
+      LOAD_CPU,
+      process.execPath,
+      script,
+      String(port),
+      HOST,
+      String(seconds),
+      String(CONNECTIONS),
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  children.push(child);
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+  await new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      resolve();
+    }),
+  );
+  const result = JSON.parse(out) as { requests: number; failed: number; p50: number; p99: number };
+  if (result.failed > 0 || result.requests === 0) {
+    throw new Error(`bench: failed gRPC calls on port ${port}: ${out}`);
+  }
+  return result;
+}
+
+function printH2c(rows: H2cRow[]): string {
+  const direct = rows.find((r) => r.name.startsWith('direct'));
+  const detour = rows.find((r) => r.name === 'detour');
+  const us = (v: number | undefined): string => (v === undefined ? '-' : v.toFixed(1));
+  const lines = [
+    `h2c, unary gRPC (5-byte messages): ${CONNECTIONS} calls in flight on one HTTP/2 connection for ${SATURATION_S}s; proxy on CPU ${PROXY_CPU}, grpc-js server + load on CPU ${LOAD_CPU}`,
+    '',
+    '| through | calls/s | p50 ms | p99 ms | proxy CPU µs/call | server CPU µs/call |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...rows.map(
+      (r) =>
+        `| ${r.name} | ${Math.round(r.rps)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ` +
+        `${us(r.proxyUs)} | ${us(r.serverUs)} |`,
+    ),
+  ];
+  if (direct !== undefined && detour?.proxyUs !== undefined) {
+    const x = detour.proxyUs / direct.serverUs;
+    lines.push(
+      '',
+      `target: detour CPU per call ${x.toFixed(2)}x the direct call's server side (<= 2) ${x <= 2 ? 'OK' : 'MISSED'}`,
+    );
+  }
+  return lines.join('\n');
+}
+
+function startNginxGrpc(dir: string): ChildProcess {
+  const conf = join(dir, 'nginx-grpc.conf');
+  writeFileSync(
+    conf,
+    `worker_processes 1;
+daemon off;
+pid ${dir}/nginx-grpc.pid;
+error_log ${dir}/nginx-grpc-error.log;
+events { worker_connections 4096; }
+http {
+  access_log ${dir}/nginx-grpc-access.log;
+  client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir};
+  uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
+  http2_max_requests 1000000;
+  keepalive_requests 1000000;
+  upstream grpcapp { server 127.0.0.1:${PORTS.grpcUpstream}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${PORTS.nginxGrpc} http2;
+    location / { grpc_pass grpc://grpcapp; }
+  }
+}
+`,
+  );
+  return launch(PROXY_CPU, 'nginx', ['-p', dir, '-c', conf], join(dir, 'nginx-grpc.out'));
+}
+
+async function waitTcp(port: number, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => {
+        resolve(false);
+      });
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`bench: port ${port} not listening in time`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /**

@@ -3,6 +3,7 @@ import { eventually } from '../support/eventually.js';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, stringify } from 'yaml';
 import { detourArgv, runDetour } from '../support/cli.js';
 import { NetnsLab, netnsUnavailable, type NetnsPod, type NetnsProcess } from '../support/netns.js';
@@ -62,13 +63,16 @@ metadata:
   labels: { app: my-application, routable: 'true' }
   annotations:
     privateHosts: ${HOST}
-    privatePaths: 3000:/nodejs
+    privatePaths: 3000:/nodejs 50051:/detour.test.Echo
     detour.dev/status: '${status}'
 spec:
   containers:
     - name: my-application
       image: node:24-slim
-      ports: [{ name: http, containerPort: 3000 }, { name: db, containerPort: 5432 }]
+      ports:
+        - { name: http, containerPort: 3000 }
+        - { name: db, containerPort: 5432 }
+        - { name: grpc, containerPort: 50051 }
 status:
   phase: Running
   podIP: ${DEST_IP}
@@ -99,7 +103,11 @@ async function injectDestination(dir: string): Promise<InjectedDestination> {
   const template = deployment.spec.template;
   template.metadata.labels = { ...template.metadata.labels, 'detour.dev/inject': 'true' };
   const app = template.spec.containers[0]!;
-  app.ports = [...(app.ports ?? []), { name: 'db', containerPort: 5432 }];
+  app.ports = [
+    ...(app.ports ?? []),
+    { name: 'db', containerPort: 5432 },
+    { name: 'grpc', containerPort: 50051 },
+  ];
   const file = join(dir, 'my-application.yaml');
   writeFileSync(file, stringify(deployment));
   const result = await runDetour(['inject', '-f', file], { timeoutMs: 60_000 });
@@ -143,6 +151,24 @@ function accessLines(proc: NetnsProcess): Record<string, unknown>[] {
 /** argv of a raw TCP echo server on 0.0.0.0:port (the "database" port). */
 function tcpEchoArgv(port: number): string[] {
   const script = `require('node:net').createServer((s) => { s.on('error', () => {}); s.pipe(s); }).listen(${port}, '0.0.0.0', () => console.log('listening'));`;
+  return [process.execPath, '-e', script];
+}
+
+/** @grpc/grpc-js, by absolute path: the scripts below run from no package of their own. */
+const GRPC_JS = fileURLToPath(new URL('../../node_modules/@grpc/grpc-js', import.meta.url));
+const ECHO_METHOD = `{ path: '/detour.test.Echo/Unary', requestStream: false, responseStream: false, requestSerialize: (b) => b, requestDeserialize: (b) => b, responseSerialize: (b) => b, responseDeserialize: (b) => b }`;
+
+/** argv of a gRPC server (unary Echo: answers `pod|` + the request) on 0.0.0.0:port. */
+function grpcServerArgv(pod: string, port: number): string[] {
+  const script = `const grpc = require(${JSON.stringify(GRPC_JS)}); const s = new grpc.Server(); s.addService({ unary: ${ECHO_METHOD} }, { unary: (call, done) => done(null, Buffer.concat([Buffer.from(${JSON.stringify(`${pod}|`)}), call.request])) }); s.bindAsync('0.0.0.0:${port}', grpc.ServerCredentials.createInsecure(), () => console.log('listening'));`;
+  return [process.execPath, '-e', script];
+}
+
+/** argv of a gRPC client: one unary call to `target`; prints `{code, reply}` as JSON. */
+function grpcClientArgv(target: string, apiKey: string | undefined): string[] {
+  const metadata =
+    apiKey === undefined ? '' : `md.set('x-routing-api-key', ${JSON.stringify(apiKey)});`;
+  const script = `const grpc = require(${JSON.stringify(GRPC_JS)}); const Client = grpc.makeGenericClientConstructor({ unary: ${ECHO_METHOD} }, 'Echo'); const c = new Client(${JSON.stringify(target)}, grpc.credentials.createInsecure(), { 'grpc.service_config_disable_resolution': 1 }); const md = new grpc.Metadata(); ${metadata} c.unary(Buffer.from('hi'), md, { deadline: Date.now() + 8000 }, (err, reply) => { console.log(JSON.stringify(err ? { code: err.code } : { code: 0, reply: reply.toString() })); c.close(); });`;
   return [process.execPath, '-e', script];
 }
 
@@ -199,8 +225,8 @@ describe('e2e: enforce at the destination (inbound capture, netns, iptables)', f
     dir = mkdtempSync(join(tmpdir(), 'detour-e2e-inbound-'));
     chmodSync(dir, 0o755);
     injected = await injectDestination(dir);
-    expect(injected.initArgs.join(' ')).to.include('--inbound 3000=15100,5432=15101');
-    expect(injected.proxyArgs.join(' ')).to.include('--inbound 3000=15100,5432=15101');
+    expect(injected.initArgs.join(' ')).to.include('--inbound 3000=15100,5432=15101,50051=15102');
+    expect(injected.proxyArgs.join(' ')).to.include('--inbound 3000=15100,5432=15101,50051=15102');
     expect(injected.readinessProbe?.httpGet).to.deep.include({
       path: '/app-health/my-application/readyz',
       port: 15000,
@@ -239,6 +265,7 @@ describe('e2e: enforce at the destination (inbound capture, netns, iptables)', f
 
     app = lab.spawn(dest.ns, echoServerArgv(DEST_POD, 3000), { uid: APP_UID });
     lab.spawn(dest.ns, tcpEchoArgv(5432), { uid: APP_UID });
+    lab.spawn(dest.ns, grpcServerArgv(DEST_POD, 50051), { uid: APP_UID });
     const source = ['--source', `file:${clusterFile}`];
     destProxy = lab.spawn(
       dest.ns,
@@ -337,6 +364,38 @@ describe('e2e: enforce at the destination (inbound capture, netns, iptables)', f
     const inn = accessLines(destProxy).find((l) => l.path === '/nodejs/hello');
     expect(out).to.include({ direction: 'outbound', status: 200, route: `${HOST}/nodejs` });
     expect(inn).to.include({ direction: 'inbound', status: 200, route: `${HOST}/nodejs` });
+  });
+
+  it('routes a gRPC call (h2c) from a captured app by plain hostname, checked at the destination', async () => {
+    const call = async (apiKey: string | undefined): Promise<{ code: number; reply?: string }> => {
+      const result = await lab!.exec(caller.ns, grpcClientArgv(`${HOST}:80`, apiKey), {
+        uid: APP_UID,
+      });
+      return JSON.parse(result.stdout.trim()) as { code: number; reply?: string };
+    };
+    // enforcedAt: destination: the destination's sidecar refuses, as trailers-only.
+    expect(await call(undefined)).to.deep.equal({ code: 7 });
+    expect(await call(API_KEY)).to.deep.equal({ code: 0, reply: `${DEST_POD}|hi` });
+    const path = '/detour.test.Echo/Unary';
+    await eventually(
+      () =>
+        accessLines(callerProxy).some((l) => l.path === path && l.grpcStatus === 0) &&
+        accessLines(destProxy).some((l) => l.path === path && l.grpcStatus === 0)
+          ? true
+          : undefined,
+      'both h2 access-log lines',
+    );
+    const out = accessLines(callerProxy).find((l) => l.path === path && l.grpcStatus === 0);
+    const inn = accessLines(destProxy).find((l) => l.path === path && l.grpcStatus === 0);
+    expect(out).to.include({
+      direction: 'outbound',
+      protocol: 'h2',
+      route: `${HOST}/detour.test.Echo`,
+    });
+    expect(inn).to.include({ direction: 'inbound', protocol: 'h2', upstream: `${DEST_IP}:50051` });
+    expect(accessLines(destProxy).some((l) => l.path === path && l.grpcStatus === 7)).to.equal(
+      true,
+    );
   });
 
   it('answers the rewritten probes from the admin port while the app serves, and fails them when it stops', async () => {

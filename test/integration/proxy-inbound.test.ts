@@ -209,7 +209,9 @@ describe('detour proxy: inbound (enforce at the destination)', function () {
     expect(sniffKind(Buffer.from('GET / HTTP/1.1'))).to.equal('http');
     expect(sniffKind(Buffer.from('M-SEARCH * HTTP/1.1'))).to.equal('http');
     expect(sniffKind(Buffer.from('GE'))).to.equal('more');
-    expect(sniffKind(Buffer.from('PRI * HTTP/2.0\r\n'))).to.equal('other');
+    expect(sniffKind(Buffer.from('PRI * HTTP/2.0\r\n'))).to.equal('more');
+    expect(sniffKind(Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'))).to.equal('h2');
+    expect(sniffKind(Buffer.from('PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n'))).to.equal('other');
     expect(sniffKind(Buffer.from([0x16, 0x03]))).to.equal('other');
     expect(sniffKind(Buffer.from(' GET'))).to.equal('other');
     expect(sniffKind(Buffer.from('get / HTTP/1.1'))).to.equal('other');
