@@ -130,7 +130,7 @@ function expectSeedStory(run: DemoRun): void {
     .true;
 
   const routes = section(run.stdout, 7).join('\n');
-  expect(routes).to.match(/HOST\s+PATH\s+NAMESPACE\s+API KEY\s+ENFORCED AT\s+ENDPOINTS/);
+  expect(routes).to.match(/HOST\s+PATH\s+NAMESPACE\s+API KEY\s+ENFORCED AT\s+POLICY\s+ENDPOINTS/);
   expect(routes).to.match(/my-application\.my-namespace\s+\/nodejs\s+my-namespace\s+yes\s/);
   expect(routes).to.include('path /nodejs/hello matches route /nodejs');
 
