@@ -1,12 +1,43 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const DETOUR_ENTRY = fileURLToPath(new URL('../../bin/detour.ts', import.meta.url));
 
-/** Arguments that run the real `detour` entry point from source with the test's Node. */
+let bundles: string | undefined;
+
+/**
+ * The image's dist/ (scripts/build.ts), built once per process into a temporary
+ * directory that goes away with the process. `DETOUR_BUNDLE_DIR` names a build to use
+ * instead (e.g. `npm run build`'s dist/), so several test runs can share one.
+ */
+export function bundleDir(): string {
+  if (bundles !== undefined) return bundles;
+  const prebuilt = process.env.DETOUR_BUNDLE_DIR ?? '';
+  if (prebuilt !== '') return (bundles = prebuilt);
+  const dir = mkdtempSync(join(tmpdir(), 'detour-bundle-'));
+  // The netns harness runs the proxy as UID 1337: it must be able to read the bundles.
+  chmodSync(dir, 0o755);
+  process.once('exit', () => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+  execFileSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'scripts/build.ts'), dir], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  return (bundles = dir);
+}
+
+/**
+ * Arguments that run `detour ARGS` with the test's Node exactly as the image does: the
+ * bundled dist/detour.js, or for `proxy` the bundle the webhook injects
+ * (`command: [detour-proxy]`, webhook/sidecar-containers.ts).
+ */
 export function detourArgv(args: string[]): string[] {
-  return ['--import', 'tsx', DETOUR_ENTRY, ...args];
+  const entry = args[0] === 'proxy' ? 'detour-proxy.js' : 'detour.js';
+  return [join(bundleDir(), entry), ...args];
 }
 
 export interface RunResult {
