@@ -19,6 +19,7 @@ import {
   type RouteTableResource,
 } from '../shared/route-table-resource.js';
 import { ResilientInformer, type KubeObjectLike } from '../shared/kube/resilient-informer.js';
+import { ReusedConnections } from '../shared/kube/reused-connections.js';
 import { backoffDelay, DEFAULT_WATCH_KNOBS, type WatchKnobs } from '../shared/kube/watch-knobs.js';
 import { ControllerMetrics } from './controller-metrics.js';
 import { Debouncer } from './debouncer.js';
@@ -89,7 +90,9 @@ export class Controller {
   private invalidGrants = new Set<string>();
 
   constructor(private readonly options: ControllerOptions) {
-    const { kubeConfig, config, logger } = options;
+    const { config, logger } = options;
+    // One set of kept-alive connections for every list, watch and write (issue 13).
+    const kubeConfig = new ReusedConnections(options.kubeConfig);
     this.metrics = options.metrics ?? new ControllerMetrics();
     this.knobs = { ...DEFAULT_WATCH_KNOBS, ...options.knobs };
     const common = { kubeConfig, logger, knobs: this.knobs };

@@ -64,6 +64,8 @@ export interface Counters {
   writes: Record<string, number>;
   /** Applies that changed nothing and therefore wrote nothing. */
   noopApplies: number;
+  /** TCP (then TLS) connections accepted. */
+  connections: number;
 }
 
 const MAX_BODY = 16 * 1024 * 1024;
@@ -83,6 +85,7 @@ export class ApiServerDouble {
     webhookCalls: 0,
     writes: {},
     noopApplies: 0,
+    connections: 0,
   };
   private readonly tokens: Map<string, string>;
   private readonly watches = new Set<WatchStream>();
@@ -162,6 +165,7 @@ export class ApiServerDouble {
       });
     });
     server.on('connection', (socket: Socket) => {
+      this.counters.connections++;
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
     });
