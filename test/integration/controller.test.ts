@@ -299,6 +299,7 @@ describe('controller + kube source + proxy (through the API-server double)', fun
       const pod = kubeRoutablePod({
         namespace: `ns-${i}`,
         name: 'web-1',
+        ip: '127.0.0.21',
         ports: [8080],
         hosts: `web.ns-${i}`,
         paths: '8080:/',
