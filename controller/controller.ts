@@ -20,6 +20,7 @@ import {
 } from '../shared/route-table-resource.js';
 import { ResilientInformer, type KubeObjectLike } from '../shared/kube/resilient-informer.js';
 import { ReusedConnections } from '../shared/kube/reused-connections.js';
+import { podProjection } from '../shared/pod-projection.js';
 import { backoffDelay, DEFAULT_WATCH_KNOBS, type WatchKnobs } from '../shared/kube/watch-knobs.js';
 import { ControllerMetrics } from './controller-metrics.js';
 import { Debouncer } from './debouncer.js';
@@ -102,6 +103,8 @@ export class Controller {
       path: '/api/v1/pods',
       labelSelector: config.routableSelector,
       hooks: this.metrics.informerHooks('pods'),
+      // Only what compile reads: whole pods made the controller 550 MB at 10,000 pods.
+      transform: podProjection(config),
     });
     // RBAC grants list/watch on Secrets by resourceNames only, which the API server
     // authorizes for requests carrying exactly this field selector.
