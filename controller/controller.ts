@@ -147,8 +147,11 @@ export class Controller {
       options.maxDelayMs ?? 1_000,
     );
     for (const informer of this.informers()) {
+      // A RouteTable event is mostly the echo of our own write: it must not make the
+      // debounce think the cluster is churning (controller/debouncer.ts).
+      const kind = informer === this.tables ? 'echo' : 'input';
       informer.onEvent(() => {
-        if (this.started) this.debouncer.trigger();
+        if (this.started) this.debouncer.trigger(kind);
       });
     }
   }

@@ -1,17 +1,19 @@
 /**
  * Coalesces bursts of watch events into one reconcile, adapting its wait to the load
- * (issue 13): after a quiet spell the first event fires `minMs` later, so a pod that
- * turns Ready is routed within tens of milliseconds; every further event of a burst, or
- * soon after a reconcile, doubles the wait up to `quietMs`, so churn is batched; and a
- * burst never waits longer than `maxDelayMs` after its first event. The seed router
- * only had a fixed quiet period, so a steady stream of pod updates (one every 200 ms is
- * enough) postponed its reload forever, and a lone change always waited the full period.
+ * (issue 13). An input event waits `minMs` doubled for every other input event of the
+ * last `quietMs`, capped at `quietMs`: a lone change (a pod turning Ready) reconciles
+ * within tens of milliseconds, churn is batched up to `quietMs`, and a burst never
+ * waits longer than `maxDelayMs` after its first event. An echo (the watch showing the
+ * controller its own write) never hurries a reconcile: it only schedules one `quietMs`
+ * later when none is pending, to repair hand edits. The seed router had a fixed quiet
+ * period only, so a steady stream of pod updates postponed its reload forever, and a
+ * lone change always waited the full period.
  */
 export class Debouncer {
   private timer: NodeJS.Timeout | undefined;
   private burstStart: number | undefined;
-  private lastFire = -Infinity;
-  private window: number;
+  /** Times of recent input events (the last `quietMs`), oldest first. */
+  private recent: number[] = [];
 
   constructor(
     private readonly fire: () => void,
@@ -22,21 +24,29 @@ export class Debouncer {
   ) {
     if (maxDelayMs < quietMs) throw new RangeError('maxDelayMs must be at least quietMs');
     if (minMs > quietMs) throw new RangeError('minMs must be at most quietMs');
-    this.window = minMs;
   }
 
-  trigger(): void {
+  /** An event that changes what compile sees (`echo`: the controller's own output). */
+  trigger(kind: 'input' | 'echo' = 'input'): void {
     const now = this.now();
-    const quiet = this.burstStart === undefined && now - this.lastFire >= this.quietMs;
-    this.window = quiet ? this.minMs : Math.min(this.quietMs, Math.max(1, this.window) * 2);
+    if (kind === 'echo') {
+      if (this.timer === undefined) this.schedule(now, now + this.quietMs);
+      return;
+    }
+    this.recent = this.recent.filter((t) => now - t < this.quietMs);
+    this.recent.push(now);
+    // 2^k overflows nothing here: the cap is reached long before.
+    const window = Math.min(this.quietMs, this.minMs * 2 ** Math.min(16, this.recent.length - 1));
     this.burstStart ??= now;
+    this.schedule(now, Math.min(now + window, this.burstStart + this.maxDelayMs));
+  }
+
+  private schedule(now: number, due: number): void {
     clearTimeout(this.timer);
-    const due = Math.min(now + this.window, this.burstStart + this.maxDelayMs);
     this.timer = setTimeout(
       () => {
         this.timer = undefined;
         this.burstStart = undefined;
-        this.lastFire = this.now();
         this.fire();
       },
       Math.max(0, due - now),

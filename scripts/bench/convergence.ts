@@ -28,6 +28,7 @@ import {
 import type { KubeObject } from '../../test/support/api-server/resources.js';
 import { send, startProxy } from '../../test/support/proxy.js';
 import { startUpstream } from '../../test/support/upstream.js';
+import { controllerMemory, controllerMemoryLines } from './convergence/controller-memory.js';
 
 const CHANGES = 200;
 const SYNC_NAMESPACES = 500;
@@ -220,4 +221,5 @@ async function fullSync(): Promise<void> {
 export async function run(): Promise<void> {
   await convergence();
   await fullSync();
+  process.stdout.write(controllerMemoryLines(await controllerMemory()).join('\n') + '\n');
 }

@@ -38,6 +38,19 @@ describe('Debouncer', () => {
   });
 
   // Issue 13: pod Ready -> first 200 was dominated by a fixed 250 ms wait.
+  it('lets an echo of its own write wait the quiet period, and never delay an input', async () => {
+    let fired = 0;
+    const d = new Debouncer(() => fired++, 1_000, 2_000, Date.now, 10);
+    d.trigger('echo');
+    await sleep(300);
+    expect(fired).to.equal(0);
+    d.trigger('input');
+    d.trigger('echo');
+    await sleep(300);
+    expect(fired).to.equal(1);
+    expect(d.pending).to.be.false;
+  });
+
   it('fires a lone event after a quiet spell within minMs, long before the quiet period', async () => {
     let fired = 0;
     const d = new Debouncer(() => fired++, 1_000, 2_000, Date.now, 10);
@@ -48,14 +61,15 @@ describe('Debouncer', () => {
 
   it('widens its wait while events keep coming: a steady stream is batched', async () => {
     let fired = 0;
-    const d = new Debouncer(() => fired++, 200, 10_000, Date.now, 5);
+    const d = new Debouncer(() => fired++, 1_000, 10_000, Date.now, 5);
     for (let i = 0; i < 20; i++) {
-      d.trigger(); // every 25 ms for half a second
+      d.trigger(); // every 25 ms (up to ~100 ms on a busy machine) for half a second
       await sleep(25);
     }
-    await sleep(400);
+    await sleep(1_200);
     expect(fired).to.be.at.least(1);
-    // A fixed 5 ms wait would fire after every one of the 20 events.
-    expect(fired).to.be.at.most(5);
+    // The wait doubles per recent event (5, 10, 20, 40, 80, ... ms), so only the first
+    // few gaps outlast it; a fixed 5 ms wait would fire after each of the 20 events.
+    expect(fired).to.be.at.most(7);
   });
 });
