@@ -10,7 +10,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
+import { parse } from 'yaml';
 import { buildBundles } from '../../build.js';
 import { ApiServerDouble } from '../../../test/support/api-server/server.js';
 import { findResource } from '../../../test/support/api-server/resources.js';
@@ -21,6 +23,9 @@ const PODS_PER_NAMESPACE = 20;
 const CHURN = Number(process.env.BENCH_CHURN ?? 500);
 const METRICS_PORT = 28095;
 const TARGET_MB = 300;
+/** The controller's Node flags as the manifest sets them (BENCH_CONTROLLER_NODE_OPTIONS to try others). */
+const CONTROLLER_NODE_OPTIONS =
+  process.env.BENCH_CONTROLLER_NODE_OPTIONS ?? manifestNodeOptions('controller');
 
 export interface ControllerMemory {
   pods: number;
@@ -63,6 +68,7 @@ export async function controllerMemory(): Promise<ControllerMemory> {
           KUBECONFIG: join(dir, 'kubeconfig'),
           LOG_FORMAT: 'json',
           LOG_LEVEL: 'warn',
+          NODE_OPTIONS: CONTROLLER_NODE_OPTIONS,
         },
         stdio: ['ignore', 'ignore', 'inherit'],
       },
@@ -103,10 +109,24 @@ export async function controllerMemory(): Promise<ControllerMemory> {
 export function controllerMemoryLines(m: ControllerMemory): string[] {
   const ok = m.afterSyncMb <= TARGET_MB && m.afterChurnMb <= TARGET_MB;
   return [
-    `controller memory (bundled detour controller, measured from outside): ${m.pods} pods of ${m.podKiB.toFixed(1)} KiB in ${NAMESPACES} namespaces`,
+    `controller memory (bundled detour controller, NODE_OPTIONS=${CONTROLLER_NODE_OPTIONS}, measured from outside): ${m.pods} pods of ${m.podKiB.toFixed(1)} KiB in ${NAMESPACES} namespaces`,
     `  start to synced: ${m.syncMs.toFixed(0)} ms; RSS after first sync ${m.afterSyncMb.toFixed(0)} MB, after ${m.churn} pods replaced ${m.afterChurnMb.toFixed(0)} MB`,
     `  target <= ${TARGET_MB} MB, steady under churn: ${ok ? 'pass' : 'MISS'}`,
   ];
+}
+
+/** NODE_OPTIONS of a container of manifests/base/deployment.yaml ('' when unset). */
+function manifestNodeOptions(container: string): string {
+  const path = fileURLToPath(new URL('../../../manifests/base/deployment.yaml', import.meta.url));
+  const deployment = parse(readFileSync(path, 'utf8')) as {
+    spec: {
+      template: {
+        spec: { containers: { name: string; env?: { name: string; value?: string }[] }[] };
+      };
+    };
+  };
+  const found = deployment.spec.template.spec.containers.find((c) => c.name === container);
+  return found?.env?.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '';
 }
 
 function host(n: number): string {
