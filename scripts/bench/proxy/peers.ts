@@ -8,20 +8,25 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { launch, LOAD_CPU, PROXY_CPU } from './processes.js';
 
+/** One nginx worker, its files in `dir` named after `name`; the http block left open. */
+function nginxPreamble(dir: string, name: string, accessLog: string): string {
+  return `worker_processes 1;
+daemon off;
+pid ${dir}/${name}.pid;
+error_log ${dir}/${name}-error.log;
+events { worker_connections 4096; }
+http {
+  access_log ${accessLog};
+  client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir};
+  uwsgi_temp_path ${dir}; scgi_temp_path ${dir};`;
+}
+
 /** nginx `return 200` on the load CPU: the upstream every row goes to. */
 export function startNginxUpstream(dir: string, port: number): ChildProcess {
   const conf = join(dir, 'upstream.conf');
   writeFileSync(
     conf,
-    `worker_processes 1;
-daemon off;
-pid ${dir}/upstream.pid;
-error_log ${dir}/upstream-error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir};
-  uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
+    `${nginxPreamble(dir, 'upstream', 'off')}
   keepalive_requests 1000000;
   server { listen 127.0.0.1:${port}; location / { return 200 "hello from upstream\\n"; } }
 }
@@ -39,15 +44,7 @@ export function startNginxProxy(
   const conf = join(dir, 'nginx.conf');
   writeFileSync(
     conf,
-    `worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/nginx-error.log;
-events { worker_connections 4096; }
-http {
-  access_log ${dir}/nginx-access.log;
-  client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir};
-  uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
+    `${nginxPreamble(dir, 'nginx', `${dir}/nginx-access.log`)}
   keepalive_requests 1000000;
   upstream app { server 127.0.0.1:${upstream}; keepalive 64; }
   server { listen 127.0.0.1:${port} default_server; return 404; }
