@@ -27,6 +27,7 @@ import { kubeRoutesRss, type KubeRoutesResult } from './proxy/kube-routes.js';
 import { CONNECTIONS, fixedRate, postScript, wrk } from './proxy/load.js';
 import { startHaproxy, startNginxProxy, startNginxUpstream } from './proxy/peers.js';
 import {
+  anonMb,
   assertPortsFree,
   cpuSeconds,
   launch,
@@ -73,7 +74,9 @@ const TARGETS = {
 interface Row {
   name: string;
   idleMb: number | undefined;
+  idleAnonMb: number | undefined;
   soakMb: number | undefined;
+  soakAnonMb: number | undefined;
   rps: number;
   p50: number;
   p99: number;
@@ -86,7 +89,7 @@ interface Row {
 interface Extras {
   payloadMb: number;
   readyMs: number[];
-  bareMb: number;
+  bareMb: string;
   kube: KubeRoutesResult | string;
 }
 
@@ -186,6 +189,7 @@ async function measure(
   soakScript: string | undefined,
 ): Promise<Row> {
   const idleMb = pids.length === 0 ? undefined : rssMb(pids);
+  const idleAnonMb = pids.length === 0 ? undefined : anonMb(pids);
   const cpuPerRequest = (seconds: number, requests: number): number | undefined =>
     pids.length === 0 ? undefined : (seconds * 1e6) / Math.max(1, requests);
   // Warm up (JIT, pools), then saturate.
@@ -196,14 +200,16 @@ async function measure(
   before = cpuSeconds(pids);
   const fixed = await fixedRate(port, BENCH_HOST, FIXED_RATE, FIXED_S);
   const cpuFixed = cpuPerRequest(cpuSeconds(pids) - before, fixed.requests);
-  const soakMb =
+  const soak =
     soakScript === undefined || pids.length === 0
       ? undefined
       : await peakRssDuring(pids, wrk(port, BENCH_HOST, SOAK_S, soakScript));
   return {
     name,
     idleMb,
-    soakMb,
+    idleAnonMb,
+    soakMb: soak?.rss,
+    soakAnonMb: soak?.anon,
     rps: sat.rps,
     p50: sat.p50,
     p99: sat.p99,
@@ -214,22 +220,28 @@ async function measure(
   };
 }
 
-/** The highest RSS seen, sampled every 250 ms while `load` runs and once after it. */
-async function peakRssDuring(pids: number[], load: Promise<unknown>): Promise<number> {
-  let peak = 0;
-  const timer = setInterval(() => {
-    peak = Math.max(peak, rssMb(pids));
-  }, 250);
+/** The highest RSS (and its anonymous part) seen every 250 ms while `load` runs and after. */
+async function peakRssDuring(
+  pids: number[],
+  load: Promise<unknown>,
+): Promise<{ rss: number; anon: number }> {
+  const peak = { rss: 0, anon: 0 };
+  const sample = (): void => {
+    peak.rss = Math.max(peak.rss, rssMb(pids));
+    peak.anon = Math.max(peak.anon, anonMb(pids));
+  };
+  const timer = setInterval(sample, 250);
   try {
     await load;
   } finally {
     clearInterval(timer);
   }
-  return Math.max(peak, rssMb(pids));
+  sample();
+  return peak;
 }
 
 /** The floor under any Node proxy: `node:http` answering 200, the same Node flags. */
-async function bareNodeHttp(dir: string): Promise<number> {
+async function bareNodeHttp(dir: string): Promise<string> {
   const server = `require('node:http').createServer((q, s) => s.end('ok')).listen(${PORTS.bare}, '127.0.0.1')`;
   const bare: ChildProcess = launch(
     PROXY_CPU,
@@ -239,7 +251,8 @@ async function bareNodeHttp(dir: string): Promise<number> {
     { NODE_OPTIONS: INJECTED_ENV.NODE_OPTIONS },
   );
   await waitHttp(PORTS.bare, '/', BENCH_HOST);
-  const rss = rssMb(pidsOf(bare.pid));
+  const pids = pidsOf(bare.pid);
+  const rss = mbAnon(rssMb(pids), anonMb(pids));
   await stop(bare);
   return rss;
 }
@@ -252,18 +265,18 @@ function print(rows: Row[], extras: Extras): void {
       `soak: wrk -c${CONNECTIONS} -d${SOAK_S}s POST ${SOAK_BODY_BYTES} B (peak RSS). ` +
       `detour: dist/detour-proxy.js, NODE_OPTIONS=${INJECTED_ENV.NODE_OPTIONS ?? ''}, JSON access log on stdout to a file`,
     '',
-    `| through | RSS MB idle | RSS MB soak | req/s | p50 ms | p99 ms | CPU µs/req | p50 ms @${FIXED_RATE}/s | p99 ms @${FIXED_RATE}/s | CPU µs/req @${FIXED_RATE}/s |`,
+    `| through | RSS MB idle (anon) | RSS MB soak (anon) | req/s | p50 ms | p99 ms | CPU µs/req | p50 ms @${FIXED_RATE}/s | p99 ms @${FIXED_RATE}/s | CPU µs/req @${FIXED_RATE}/s |`,
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows.map((r) => tableRow(r, nginx)),
     '',
-    `bare node:http, same flags: ${mb(extras.bareMb)} MB idle`,
+    `bare node:http, same flags: ${extras.bareMb} MB idle`,
     `start to ready (spawn to /ready 200, file source), ${extras.readyMs.length} starts: ` +
       extras.readyMs.map((ms) => ms.toFixed(0)).join(', ') +
       ' ms',
     `image payload (dist/, no node_modules): ${extras.payloadMb.toFixed(1)} MB`,
     typeof extras.kube === 'string'
       ? `kube source with ${KUBE_ROUTES} routes: ${extras.kube}`
-      : `kube source with ${KUBE_ROUTES} routes (admin + DNS + ServiceAccount): ${mb(extras.kube.rssMb)} MB RSS, ready in ${extras.kube.readyMs.toFixed(0)} ms`,
+      : `kube source with ${KUBE_ROUTES} routes (admin + DNS + ServiceAccount): ${mbAnon(extras.kube.rssMb, extras.kube.anonMb)} MB RSS, ready in ${extras.kube.readyMs.toFixed(0)} ms`,
     '',
     ...targets(rows, extras),
   ];
@@ -345,13 +358,17 @@ function mb(value: number | undefined): string {
   return value === undefined ? '-' : value.toFixed(1);
 }
 
+function mbAnon(rss: number | undefined, anon: number | undefined): string {
+  return rss === undefined ? '-' : `${mb(rss)} (${mb(anon)})`;
+}
+
 function us(value: number | undefined, base: number | undefined): string {
   return value === undefined ? '-' : value.toFixed(1) + ratio(value, base);
 }
 
 function tableRow(r: Row, nginx: Row | undefined): string {
   return (
-    `| ${r.name} | ${mb(r.idleMb)} | ${mb(r.soakMb)} | ${Math.round(r.rps)}${ratio(r.rps, nginx?.rps)} | ` +
+    `| ${r.name} | ${mbAnon(r.idleMb, r.idleAnonMb)} | ${mbAnon(r.soakMb, r.soakAnonMb)} | ${Math.round(r.rps)}${ratio(r.rps, nginx?.rps)} | ` +
     `${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${us(r.cpuSat, nginx?.cpuSat)} | ` +
     `${r.fixedP50.toFixed(3)} | ${r.fixedP99.toFixed(3)} | ${us(r.cpuFixed, nginx?.cpuFixed)} |`
   );

@@ -11,10 +11,11 @@ import { ApiServerDouble } from '../../../test/support/api-server/server.js';
 import { SERVICE_ACCOUNT_DIR } from '../../../shared/kube/service-account-access.js';
 import { routeTable, startDetour, BENCH_HOST, type DetourPorts } from './detour.js';
 import { fixedRate } from './load.js';
-import { pidsOf, rssMb, stop, waitHttp } from './processes.js';
+import { anonMb, pidsOf, rssMb, stop, waitHttp } from './processes.js';
 
 export interface KubeRoutesResult {
   rssMb: number;
+  anonMb: number;
   readyMs: number;
 }
 
@@ -45,7 +46,8 @@ export async function kubeRoutesRss(
       // A little traffic so the route lookup and one pool exist, as in a real pod.
       await fixedRate(ports.listen, BENCH_HOST, 200, 1);
       // taskset execs node in the same process; unshare and sh exec too, down to node.
-      return { rssMb: rssMb(pidsOf(proxy.pid)), readyMs };
+      const pids = pidsOf(proxy.pid);
+      return { rssMb: rssMb(pids), anonMb: anonMb(pids), readyMs };
     } finally {
       await stop(proxy);
     }

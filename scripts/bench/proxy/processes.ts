@@ -137,10 +137,22 @@ export function cpuSeconds(pids: number[]): number {
 
 /** Resident set size of the processes, in MB (2^20 bytes). */
 export function rssMb(pids: number[]): number {
+  return statusKb(pids, 'VmRSS') / 1024;
+}
+
+/**
+ * The anonymous part of the RSS (heap, stacks, buffers): what each pod pays alone. The
+ * rest maps files (the node binary), whose pages the kernel shares between processes.
+ */
+export function anonMb(pids: number[]): number {
+  return statusKb(pids, 'RssAnon') / 1024;
+}
+
+function statusKb(pids: number[], field: string): number {
   let kb = 0;
   for (const pid of pids) {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    kb += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+    kb += Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN);
   }
-  return kb / 1024;
+  return kb;
 }
