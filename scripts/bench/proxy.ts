@@ -15,7 +15,8 @@
  * - the floor: a bare node:http server with the same Node flags.
  *
  * Knobs: BENCH_SECONDS (saturation, 8), BENCH_FIXED_SECONDS (5), BENCH_SOAK_SECONDS
- * (60), BENCH_PROXY_CPU / BENCH_LOAD_CPU (0 / 1). Every process it starts is killed at
+ * (60), BENCH_PROXY_CPU / BENCH_LOAD_CPU (0 / 1), BENCH_PROXY_NODE_OPTIONS (instead of
+ * the webhook's). Every process it starts is killed at
  * the end.
  */
 import type { ChildProcess } from 'node:child_process';

@@ -25,9 +25,12 @@ export async function buildDetour(dir: string): Promise<number> {
   return bytes / 2 ** 20;
 }
 
-/** The env the webhook gives an injected proxy (the downward API's values made up). */
+/**
+ * The env the webhook gives an injected proxy (the downward API's values made up).
+ * BENCH_PROXY_NODE_OPTIONS replaces the Node flags, to measure what another set costs.
+ */
 export const INJECTED_ENV: NodeJS.ProcessEnv = {
-  NODE_OPTIONS: PROXY_NODE_OPTIONS,
+  NODE_OPTIONS: process.env.BENCH_PROXY_NODE_OPTIONS ?? PROXY_NODE_OPTIONS,
   POD_NAME: 'bench-0',
   POD_NAMESPACE: 'bench',
   POD_IP: '127.0.0.1',
