@@ -71,18 +71,23 @@ export function runDetour(
 }
 
 /**
- * `detour proxy` flags that bind every listener (proxy, admin, DNS) to a free port on
- * 127.0.0.1, so a test's proxy never collides with another run on the well-known ports.
+ * `detour proxy` flags that bind every listener (proxy, admin, DNS) to 127.0.0.1: on the
+ * given proxy and admin ports (the benchmark's fixed ones), else on free ports, so a
+ * test's proxy never collides with another run on the well-known ports.
  */
-export const LOOPBACK_EPHEMERAL_PROXY_FLAGS: readonly string[] = [
-  '--listen',
-  '0',
-  '--admin-port',
-  '0',
-  '--dns-port',
-  '0',
-  '--listen-host',
-  '127.0.0.1',
-  '--admin-host',
-  '127.0.0.1',
-];
+export function loopbackProxyFlags(listen = 0, admin = 0): string[] {
+  return [
+    '--listen',
+    String(listen),
+    '--admin-port',
+    String(admin),
+    '--dns-port',
+    '0',
+    '--listen-host',
+    '127.0.0.1',
+    '--admin-host',
+    '127.0.0.1',
+  ];
+}
+
+export const LOOPBACK_EPHEMERAL_PROXY_FLAGS: readonly string[] = loopbackProxyFlags();

@@ -10,6 +10,7 @@ import { buildBundles } from '../../build.js';
 import { PLANE_LABEL } from '../../../shared/labels.js';
 import { PROXY_COMMAND, PROXY_NODE_OPTIONS } from '../../../webhook/sidecar-containers.js';
 import type { KubeObject } from '../../../test/support/api-server/resources.js';
+import { loopbackProxyFlags } from '../../../test/support/cli.js';
 import { launch, PROXY_CPU } from './processes.js';
 
 export const BENCH_HOST = 'bench.detour.test';
@@ -60,16 +61,7 @@ export function startDetour(
       'proxy',
       '--source',
       source,
-      '--listen',
-      String(ports.listen),
-      '--admin-port',
-      String(ports.admin),
-      '--dns-port',
-      '0',
-      '--listen-host',
-      '127.0.0.1',
-      '--admin-host',
-      '127.0.0.1',
+      ...loopbackProxyFlags(ports.listen, ports.admin),
       ...(options.extraArgs ?? []),
     ],
     join(dir, `${name}.out`),
