@@ -24,6 +24,7 @@ COPY shared ./shared
 COPY webhook ./webhook
 COPY sidecar ./sidecar
 COPY controller ./controller
+COPY ops ./ops
 RUN npm run build
 
 # --- runtime ---------------------------------------------------------------------------

@@ -37,6 +37,17 @@ export default tseslint.config(
     },
   },
   {
+    // Example code shipped in manifests (mounted into a stock node image, no build step):
+    // plain JavaScript, linted without type information.
+    files: ['manifests/**/*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: 'module',
+      globals: { process: 'readonly', console: 'readonly', URL: 'readonly' },
+    },
+  },
+  {
     files: ['test/**/*.ts'],
     rules: {
       // chai's `expect(x).to.be.true` is an expression statement by design.

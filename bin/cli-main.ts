@@ -8,8 +8,13 @@ export type CommandTable = Record<string, { summary: string; load: () => Promise
  * `<program> <command> [flags]`: the dispatcher both entry points share (bin/detour.ts
  * has every command, bin/detour-proxy.ts the proxy alone). Sets process.exitCode.
  */
-export function runCli(program: string, commands: CommandTable, argv: string[]): void {
-  main(program, commands, argv).then(
+export function runCli(
+  program: string,
+  commands: CommandTable,
+  argv: string[],
+  version?: () => string,
+): void {
+  main(program, commands, argv, version).then(
     (code) => {
       process.exitCode = code;
     },
@@ -21,21 +26,31 @@ export function runCli(program: string, commands: CommandTable, argv: string[]):
   );
 }
 
-function usage(program: string, commands: CommandTable): string {
+function usage(program: string, commands: CommandTable, version: boolean): string {
   const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(11)} ${c.summary}`);
-  return `usage: ${program} <command> [flags]\n\ncommands:\n${lines.join('\n')}\n\nRun '${program} <command> --help' for the flags of one command.\n`;
+  const versionLine = version ? `       ${program} --version\n` : '';
+  return `usage: ${program} <command> [flags]\n${versionLine}\ncommands:\n${lines.join('\n')}\n\nRun '${program} <command> --help' for the flags of one command.\n`;
 }
 
-async function main(program: string, commands: CommandTable, argv: string[]): Promise<number> {
+async function main(
+  program: string,
+  commands: CommandTable,
+  argv: string[],
+  version: (() => string) | undefined,
+): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(usage(program, commands));
+    process.stdout.write(usage(program, commands, version !== undefined));
     return name === undefined ? 2 : 0;
+  }
+  if (version !== undefined && (name === '--version' || name === 'version')) {
+    process.stdout.write(`${program} ${version()}\n`);
+    return 0;
   }
   const command = commands[name];
   if (command === undefined) {
     process.stderr.write(
-      `${program}: unknown command ${JSON.stringify(name)}\n\n${usage(program, commands)}`,
+      `${program}: unknown command ${JSON.stringify(name)}\n\n${usage(program, commands, version !== undefined)}`,
     );
     return 2;
   }

@@ -5,6 +5,7 @@
  * its component's folder and is loaded lazily, so `detour init` does not pay for
  * express or the Kubernetes client.
  */
+import { detourVersion } from '../shared/version.js';
 import { runCli, type CommandTable } from './cli-main.js';
 
 const COMMANDS: CommandTable = {
@@ -32,6 +33,14 @@ const COMMANDS: CommandTable = {
     summary: "print a proxy's route table, or explain which route a URL hits",
     load: () => import('../sidecar/routes-command.js'),
   },
+  check: {
+    summary: 'check a cluster before or after installing detour (like linkerd check)',
+    load: () => import('../ops/check-command.js'),
+  },
+  status: {
+    summary: 'list injected pods: proxy version, table version, in sync or not',
+    load: () => import('../ops/status-command.js'),
+  },
 };
 
-runCli('detour', COMMANDS, process.argv.slice(2));
+runCli('detour', COMMANDS, process.argv.slice(2), detourVersion);

@@ -37,7 +37,7 @@ export class ControllerMetrics {
     });
     this.applies = new Counter({
       name: 'detour_controller_applies_total',
-      help: 'Writes to the API server, by operation (apply, apply-status, delete)',
+      help: 'Writes to the API server, by operation (apply, apply-status, delete, apply-policy-status)',
       labelNames: ['operation'],
       registers,
     });

@@ -1,5 +1,6 @@
 import type { KubeConfig, V1Namespace, V1Pod, V1Secret } from '@kubernetes/client-node';
-import { compile } from '../shared/compile.js';
+import { compileWithOutcomes } from '../shared/compile.js';
+import { API_POLICY_PLURAL } from '../shared/api-policy.js';
 import { apiKeyInputs } from '../shared/compile/api-keys.js';
 import { ApiKeyHasher } from '../shared/api-key-hash.js';
 import {
@@ -25,6 +26,8 @@ import { backoffDelay, DEFAULT_WATCH_KNOBS, type WatchKnobs } from '../shared/ku
 import { ControllerMetrics } from './controller-metrics.js';
 import { Debouncer } from './debouncer.js';
 import { RouteTableWriter, type WriteResult } from './route-table-writer.js';
+import { ApiPolicyStatusWriter, type ObservedApiPolicy } from './api-policy-status-writer.js';
+import { ApiPolicyLog } from './api-policy-log.js';
 
 /** What the controller does with each of its informers, whatever their object type. */
 interface Watched {
@@ -50,7 +53,8 @@ export interface ControllerOptions {
 }
 
 /**
- * Pods + Secrets + HostGrants + Namespaces -> RouteTables for one plane.
+ * Pods + Secrets + HostGrants + Namespaces + ApiPolicies -> RouteTables for one plane,
+ * and each ApiPolicy's status (the routes it attached to, Accepted/Conflicted).
  *
  * Every reconcile compiles the whole of the informers' caches, never a batch of events:
  * the seed router decided per event whether to reload, and a later event of the same
@@ -73,10 +77,14 @@ export class Controller {
   /** Unchecked objects: the compiler and reportInvalidGrants check each against the schema. */
   private readonly hostGrants: ResilientInformer<KubeObjectLike>;
   private readonly namespaces: ResilientInformer<V1Namespace & KubeObjectLike>;
+  /** Unchecked objects: the compiler checks each spec and reports the invalid ones. */
+  private readonly apiPolicies: ResilientInformer<ObservedApiPolicy>;
   private readonly tables: ResilientInformer<RouteTableResource>;
   /** scrypt is slow on purpose: hashes are memoized across reconciles (bounded). */
   private readonly hasher = new ApiKeyHasher();
   private readonly writer: RouteTableWriter;
+  private readonly statusWriter: ApiPolicyStatusWriter;
+  private readonly policyLog: ApiPolicyLog;
   private readonly debouncer: Debouncer;
   private readonly knobs: WatchKnobs;
   private inFlight: Promise<void> | undefined;
@@ -129,6 +137,14 @@ export class Controller {
       path: '/api/v1/namespaces',
       hooks: this.metrics.informerHooks('namespaces'),
     });
+    // The namespaces' API policies (shared/compile/api-policies.ts); their status is
+    // written back, and watching it is what lets a reconcile compare before writing.
+    this.apiPolicies = new ResilientInformer({
+      ...common,
+      name: 'apipolicies',
+      path: `/apis/${ROUTE_TABLE_GROUP}/${ROUTE_TABLE_VERSION}/${API_POLICY_PLURAL}`,
+      hooks: this.metrics.informerHooks('apipolicies'),
+    });
     // Watching our own output lets a reconcile compare instead of blindly writing, and
     // repairs a table someone edited or deleted by hand.
     this.tables = new ResilientInformer({
@@ -139,6 +155,8 @@ export class Controller {
       hooks: this.metrics.informerHooks('routetables'),
     });
     this.writer = new RouteTableWriter(kubeConfig, config.plane, logger, this.metrics);
+    this.statusWriter = new ApiPolicyStatusWriter(kubeConfig, config.plane, logger, this.metrics);
+    this.policyLog = new ApiPolicyLog(logger);
     this.debouncer = new Debouncer(
       () => {
         this.reconcileSoon();
@@ -157,7 +175,14 @@ export class Controller {
   }
 
   private informers(): Watched[] {
-    return [this.pods, this.secrets, this.hostGrants, this.namespaces, this.tables];
+    return [
+      this.pods,
+      this.secrets,
+      this.hostGrants,
+      this.namespaces,
+      this.apiPolicies,
+      this.tables,
+    ];
   }
 
   /** Starts watching; resolves after the first complete sync and reconcile. */
@@ -173,6 +198,7 @@ export class Controller {
         pods: this.pods.size,
         secrets: this.secrets.size,
         hostGrants: this.hostGrants.size,
+        apiPolicies: this.apiPolicies.size,
         hostPolicy: this.options.config.hostPolicy,
       },
       'controller synced',
@@ -233,22 +259,31 @@ export class Controller {
       // compile finds every hash memoized and the event loop never runs scrypt.
       await this.hasher.prepare(apiKeyInputs(secrets, config));
       const endTimer = this.metrics.compileSeconds.startTimer();
-      const desired = compile(
+      const compiled = compileWithOutcomes(
         {
           pods: this.pods.list(),
           secrets,
           hostGrants: this.hostGrants.list(),
           namespaces: this.namespaces.list(),
+          apiPolicies: this.apiPolicies.list(),
         },
         config,
         this.hasher,
       );
       endTimer();
+      const desired = compiled.tables;
       this.metrics.compiles.inc();
       this.metrics.tables.set(desired.length);
       this.reportProblems(desired);
       this.reportInvalidGrants();
+      this.policyLog.report(compiled.apiPolicies);
       result = await this.writer.write(desired, this.tables.list());
+      // After the tables: a status saying "attached" describes tables already written.
+      const statuses = await this.statusWriter.write(compiled.apiPolicies, (namespace, name) =>
+        this.apiPolicies.get(namespace, name),
+      );
+      result = { ...result, errors: result.errors + statuses.errors };
+      if (statuses.written > 0) logger.info({ ...statuses }, 'ApiPolicy statuses written');
     } catch (err) {
       logger.error({ err: errorMessage(err) }, 'reconcile failed');
       result = { applied: 0, statusApplied: 0, deleted: 0, errors: 1 };

@@ -1,12 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
-import {
-  createConfiguration,
-  CustomObjectsApi,
-  PatchStrategy,
-  ServerConfiguration,
-  setHeaderOptions,
-} from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type CustomObjectsApi } from '@kubernetes/client-node';
 import type { ReusedConnections } from '../shared/kube/reused-connections.js';
+import { customObjectsApi } from './custom-objects-api.js';
 import { errorMessage } from '../shared/errors.js';
 import { PLANE_LABEL } from '../shared/labels.js';
 import type { Logger } from '../shared/logger.js';
@@ -20,6 +15,7 @@ import {
   type RouteTableStatus,
 } from '../shared/route-table-resource.js';
 import type { ControllerMetrics } from './controller-metrics.js';
+import { runPool, withTimeout } from './write-limits.js';
 
 /** The field manager of every controller replica: the same name is what lets them agree. */
 export const FIELD_MANAGER = 'detour-controller';
@@ -53,16 +49,7 @@ export class RouteTableWriter {
     private readonly concurrency = 16,
     private readonly writeTimeoutMs = 30_000,
   ) {
-    // KubeConfig.makeApiClient, but authenticating through `access`, so every write
-    // shares its kept-alive connections instead of opening a TLS connection each.
-    const server = access.getCurrentCluster()?.server;
-    if (server === undefined) throw new Error('no current cluster');
-    this.api = new CustomObjectsApi(
-      createConfiguration({
-        baseServer: new ServerConfiguration(server, {}),
-        authMethods: { default: access },
-      }),
-    );
+    this.api = customObjectsApi(access);
   }
 
   async write(
@@ -116,16 +103,8 @@ export class RouteTableWriter {
     result: WriteResult,
   ): Promise<boolean> {
     const { namespace, name } = table.metadata;
-    let timer: NodeJS.Timeout | undefined;
     try {
-      // A write the API server accepts and never answers must not hold every later
-      // reconcile hostage (undici alone would wait 5 minutes for the headers).
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          reject(new Error(`no answer in ${this.writeTimeoutMs} ms`));
-        }, this.writeTimeoutMs);
-      });
-      await Promise.race([call(), timeout]);
+      await withTimeout(call(), this.writeTimeoutMs);
       this.metrics.applies.inc({ operation });
       this.logger.debug({ operation, namespace, name }, 'route table written');
       return true;
@@ -139,8 +118,6 @@ export class RouteTableWriter {
         'route table write failed',
       );
       return false;
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -191,16 +168,4 @@ function statusOf(table: RouteTableResource | undefined): RouteTableStatus {
     skipped: table?.status?.skipped ?? [],
     conflicts: table?.status?.conflicts ?? [],
   };
-}
-
-/** Runs `tasks` with at most `limit` in flight (each task handles its own errors). */
-async function runPool(tasks: readonly (() => Promise<void>)[], limit: number): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < tasks.length) {
-      const task = tasks[next++];
-      if (task !== undefined) await task();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
 }

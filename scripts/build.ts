@@ -21,7 +21,15 @@ import { BUNDLES, SOURCE_FOLDERS } from './build/bundles.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 
-/** Where each undici export lives; a CommonJS file's module.exports is its default. */
+/**
+ * Where each undici export lives; a CommonJS file's module.exports is its default. Every
+ * module also does what undici's index does for all dispatchers: give them request(),
+ * stream(), pipeline(), upgrade() and connect() (lib/api, a few kB), which callers such as
+ * the forwardAuth client use.
+ */
+const UNDICI_API = `import __Dispatcher from './lib/dispatcher/dispatcher.js';
+import __api from './lib/api/index.js';
+Object.assign(__Dispatcher.prototype, __api);`;
 const UNDICI_FILES: Record<string, string> = {
   Pool: "export { default as Pool } from './lib/dispatcher/pool.js';",
   Agent: "export { default as Agent } from './lib/dispatcher/agent.js';",
@@ -47,11 +55,13 @@ const undiciLean: Plugin = {
       return { path: names.join(','), namespace: 'undici-lean' };
     });
     b.onLoad({ filter: /.*/, namespace: 'undici-lean' }, ({ path }) => ({
-      contents: path
-        .split(',')
-        .filter((n) => n !== '')
-        .map((n) => UNDICI_FILES[n])
-        .join('\n'),
+      contents: [
+        UNDICI_API,
+        ...path
+          .split(',')
+          .filter((n) => n !== '')
+          .map((n) => UNDICI_FILES[n]),
+      ].join('\n'),
       resolveDir: `${ROOT}node_modules/undici`,
       loader: 'js',
     }));
@@ -104,8 +114,15 @@ export async function buildBundles(outdir = `${ROOT}dist`): Promise<Metafile> {
   if (strays.length > 0) {
     throw new Error(`bundled sources outside ${SOURCE_FOLDERS.join(', ')}: ${strays.join(', ')}`);
   }
-  // dist/ alone is then a runnable ES-module tree (the image also ships package.json).
-  await writeFile(`${outdir}/package.json`, '{ "type": "module" }\n');
+  // dist/ alone is then a runnable ES-module tree (the image also ships package.json),
+  // which also names detour's version (shared/version.ts looks for it above the code).
+  const { version } = JSON.parse(await readFile(`${ROOT}package.json`, 'utf8')) as {
+    version: string;
+  };
+  await writeFile(
+    `${outdir}/package.json`,
+    `${JSON.stringify({ name: 'detour', version, type: 'module' })}\n`,
+  );
   return result.metafile;
 }
 

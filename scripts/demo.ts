@@ -8,7 +8,11 @@
  *   4. the app's plain-hostname calls go through it: round robin, then 404;
  *   5. an API-key Secret is added to the objects file: the sidecar reloads and enforces it;
  *   6-7. what `kubectl logs ... -c detour-proxy` and `detour routes` would print;
- *   8. the sidecar drains on SIGTERM and everything is removed.
+ *   8. API management in the call: the example's api-manager (manifests/examples/
+ *      api-management) starts, its ApiPolicy is added to the objects file, and the
+ *      app's calls show an allowed call with the consumer reaching the app, a denied
+ *      one with api-manager's own answer, and a 429 with its rate-limit fields;
+ *   9. the sidecar drains on SIGTERM and everything is removed.
  *
  * As root with iptables and iproute2 the pods are network namespaces and capture is real
  * (demo/netns-stage.ts: `detour init` rules, DNS VIPs, curl with no proxy settings);
@@ -17,10 +21,17 @@
  * 0 only after cleaning up; a failure anywhere still cleans up and exits 1.
  */
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  chmodSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runDetour } from '../test/support/cli.js';
+import { REPO_ROOT, runDetour } from '../test/support/cli.js';
 import {
   SEED_DIR,
   SEED_HOST,
@@ -30,13 +41,19 @@ import {
 } from '../test/support/seed-example.js';
 import { LoopbackStage } from './demo/loopback-stage.js';
 import { NetnsStage, captureUnavailable } from './demo/netns-stage.js';
-import { waitUntil, type DemoStage, type HttpReply } from './demo/stage.js';
+import { API_MANAGER_SCRIPT, waitUntil, type DemoStage, type HttpReply } from './demo/stage.js';
 
 const APP_URL = `http://${SEED_HOST}/nodejs`;
 const API_KEY = 'supersecret';
 /** The app's calls in steps 4 and 5: four to /nodejs/hello, one 404, then 403 and 200. */
 const CALLS = 7;
 const API_KEY_HEADER = `X-ROUTING-API-KEY: ${Buffer.from(API_KEY).toString('base64')}`;
+/** The example's consumer keys (its secretGenerator) and its ApiPolicy. */
+const CONSUMERS = { 'demo-key-alice': 'alice', 'demo-key-bob': 'bob' };
+const EXAMPLE_DIR = 'manifests/examples/api-management';
+const EXAMPLE_CHECK_URL = 'http://api-manager.apim.svc.cluster.local:8080/check';
+/** The example's rateLimit.requests: the call after that many allowed ones gets a 429. */
+const RATE = 5;
 
 const bold = (s: string): string => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 const dim = (s: string): string => (process.stdout.isTTY ? `\x1b[2m${s}\x1b[0m` : s);
@@ -147,10 +164,72 @@ async function narrate(stage: DemoStage, work: string): Promise<void> {
   say(`$ ${stage.routesCommand} --explain ${APP_URL}/hello`);
   say(indent(await stage.routes(['--explain', `${APP_URL}/hello`])));
 
-  step(8, 'clean up');
+  await showApiManagement(stage, objects);
+
+  step(9, 'clean up');
   const code = await stage.stopSidecar();
   say(`   the sidecar drained on SIGTERM and exited with code ${code ?? 'signal'}`);
   if (code !== 0) throw new Error(`the sidecar exited with ${code ?? 'a signal'} on SIGTERM`);
+}
+
+/** Step 8: the API-management example, on the route the earlier steps set up. */
+async function showApiManagement(stage: DemoStage, objects: string): Promise<void> {
+  step(8, 'API management in the call: an ApiPolicy sends /nodejs through api-manager');
+  say(`$ kubectl apply -k ${EXAMPLE_DIR}`, dim(`   (here: node ${API_MANAGER_SCRIPT})`));
+  const manager = await stage.startApiManager(CONSUMERS);
+  say(...manager.lines.map((l) => `   ${l}`));
+  const policy = readFileSync(`${REPO_ROOT}${EXAMPLE_DIR}/api-policy.yaml`, 'utf8');
+  appendFileSync(objects, `\n---\n${policy.split(EXAMPLE_CHECK_URL).join(manager.checkUrl)}`);
+  say(
+    dim(`   (its forwardAuth.url ${EXAMPLE_CHECK_URL} is ${manager.checkUrl} here;`),
+    dim('    the ApiPolicy goes into the objects file, and the sidecar reloads it)'),
+  );
+  const url = `${APP_URL}/hello`;
+  let explained = '';
+  await waitUntil('the sidecar to load the ApiPolicy', async () => {
+    explained = await stage.routes(['--explain', url]);
+    return explained.includes('ApiPolicy my-namespace/my-application-consumers applies');
+  });
+  say(`$ ${stage.routesCommand} --explain ${url}`);
+  const steps = explained
+    .split('\n')
+    .filter((l) => /ApiPolicy|^ {2}- {3}/.test(l))
+    .map((l) => l.trim());
+  say(indent(steps.join('\n')));
+
+  const alice = [API_KEY_HEADER, 'x-api-key: demo-key-alice'];
+  const allowed = await appCall(stage, url, alice);
+  const echo = JSON.parse(allowed.body) as { consumer?: string };
+  if (allowed.status !== 200 || echo.consumer !== 'alice') {
+    throw new Error(`expected 200 with consumer alice, got ${allowed.status} ${allowed.body}`);
+  }
+  say(
+    dim('   (api-manager answered 2xx with x-consumer-id: alice, which detour copied onto the'),
+    dim("    call; x-api-key was removed before my-application; the response carries the policy's"),
+    dim(`    header x-api-managed-by: ${allowed.headers['x-api-managed-by'] ?? '(missing)'})`),
+  );
+  const denied = await appCall(stage, url, [API_KEY_HEADER, 'x-api-key: stolen-key']);
+  if (denied.status !== 403 || !denied.body.includes('unknown_api_key')) {
+    throw new Error(`expected api-manager's 403, got ${denied.status} ${denied.body}`);
+  }
+  say(dim("   (api-manager's own refusal, relayed as it is: status, body and headers)"));
+
+  say(dim(`   alice again: the policy allows ${RATE} calls per minute per consumer`));
+  let limited: HttpReply | undefined;
+  for (let i = 0; i < RATE + 2 && limited === undefined; i++) {
+    const reply = await appCall(stage, url, alice);
+    if (reply.status === 429) limited = reply;
+    else if (reply.status !== 200) throw new Error(`expected 200 or 429, got ${reply.status}`);
+  }
+  if (limited === undefined) throw new Error(`no 429 after ${RATE + 2} calls`);
+  for (const name of ['retry-after', 'ratelimit', 'ratelimit-policy']) {
+    const value = limited.headers[name];
+    if (value === undefined) throw new Error(`the 429 has no ${name} header`);
+    say(`      ${name}: ${value}`);
+  }
+
+  say('$ kubectl logs -n apim deploy/api-manager', ...manager.log().map((l) => `   ${l}`));
+  say(dim('   (forwardAuth runs before the rate limit, so api-manager also saw the refused call)'));
 }
 
 async function main(argv: string[]): Promise<number> {

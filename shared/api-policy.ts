@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { FIELD_NAME, HOP_BY_HOP } from './http-fields.js';
 
 /**
  * ApiPolicy (detour.dev/v1alpha1, namespaced): API management in the call. The
@@ -13,24 +14,13 @@ import { z } from 'zod';
 export const API_POLICY_KIND = 'ApiPolicy';
 export const API_POLICY_PLURAL = 'apipolicies';
 
-/** RFC 9110 §5.1 field names. */
-const HEADER_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-
 /**
  * Never set, removed, copied to an auth call or copied back from one: hop-by-hop headers
  * belong to one connection (RFC 9110 §7.6.1), and `host` and the framing headers are the
  * proxy's to write.
  */
 export const PROTECTED_HEADERS: ReadonlySet<string> = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
+  ...HOP_BY_HOP,
   'expect',
   'host',
   'content-length',
@@ -38,7 +28,7 @@ export const PROTECTED_HEADERS: ReadonlySet<string> = new Set([
 
 const headerName = z
   .string()
-  .regex(HEADER_TOKEN, 'not an HTTP header name')
+  .regex(FIELD_NAME, 'not an HTTP header name')
   .transform((name) => name.toLowerCase())
   .refine((name) => !PROTECTED_HEADERS.has(name), {
     message: 'a hop-by-hop or framing header cannot be set, removed or copied',
@@ -68,7 +58,7 @@ const rateLimitKey = z.union([
   z.enum(['none', 'source-namespace', 'source-pod', 'api-key']),
   z
     .string()
-    .regex(/^header:[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'expected header:NAME')
+    .regex(new RegExp(`^header:${FIELD_NAME.source.slice(1, -1)}$`), 'expected header:NAME')
     .transform((key) => key.toLowerCase() as `header:${string}`),
 ]);
 
@@ -92,10 +82,21 @@ const rateLimit = z
   })
   .strict();
 
+/**
+ * Route hosts are lower-case names or IPv4 addresses without a port; a policy host is
+ * compared ignoring case, so any case is accepted, but a port or a wildcard (which
+ * would never match) is refused. manifests/base/crd-apipolicy.yaml has the same pattern.
+ */
+const POLICY_HOST =
+  /^[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*$/;
+
 export const apiPolicySpecSchema = z
   .object({
-    hosts: z.array(z.string().min(1).max(253)).optional(),
-    paths: z.array(z.string().startsWith('/')).optional(),
+    hosts: z
+      .array(z.string().max(253).regex(POLICY_HOST, 'not a host name or IPv4 address'))
+      .max(64)
+      .optional(),
+    paths: z.array(z.string().max(2048).startsWith('/')).max(64).optional(),
     planes: z
       .array(z.enum(['private', 'public']))
       .min(1)

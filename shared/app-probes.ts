@@ -1,3 +1,5 @@
+import { isRecord } from './is-record.js';
+
 /**
  * The app probes the webhook moves into the proxy: with inbound capture, a kubelet probe
  * of a captured port would land on the proxy's inbound listener, need the API key, and
@@ -97,10 +99,6 @@ function toTcpSocket(value: unknown): AppProbe['tcpSocket'] {
   const { port, host } = value;
   if (!isPort(port) || !optional(host, isString)) return undefined;
   return { port, ...(host === undefined ? {} : { host }) };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function isString(value: unknown): value is string {

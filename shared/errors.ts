@@ -1,3 +1,5 @@
+import type { ErrorCode } from './error-codes.js';
+
 /**
  * Every error detour raises on purpose is a DetourError with a stable `code`, so that
  * logs, tests and users can match on the code rather than the wording (the undici and
@@ -6,19 +8,7 @@
  * Messages name the field and the offending value; `details` carries the same facts as
  * data for structured logs.
  */
-export type DetourErrorCode =
-  | 'DETOUR_E_BAD_ANNOTATION'
-  | 'DETOUR_E_BAD_KNOB'
-  | 'DETOUR_E_BAD_FLAG'
-  | 'DETOUR_E_BAD_INPUT'
-  | 'DETOUR_E_BAD_SOURCE'
-  | 'DETOUR_E_BAD_MANIFEST'
-  | 'DETOUR_E_TLS'
-  | 'DETOUR_E_IPTABLES'
-  | 'DETOUR_E_KUBE'
-  | 'DETOUR_E_WATCH'
-  | 'DETOUR_E_UPSTREAM'
-  | 'DETOUR_E_BODY_TOO_LARGE';
+export type DetourErrorCode = ErrorCode;
 
 export class DetourError extends Error {
   readonly code: DetourErrorCode;

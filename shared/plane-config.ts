@@ -1,3 +1,4 @@
+import { FIELD_NAME } from './http-fields.js';
 import { BadKnobError } from './errors.js';
 import { parseByteSize } from './byte-size.js';
 
@@ -47,7 +48,6 @@ const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/;
 // https://kubernetes.io/docs/concepts/overview/working-with-objects/names/#dns-subdomain-names
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
-const HEADER_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -91,7 +91,7 @@ export function loadPlaneConfig(plane: Plane, env: Env = process.env): PlaneConf
   }
 
   const apiKeyHeader = knob('API_KEY_HEADER', 'X-ROUTING-API-KEY');
-  if (!HEADER_TOKEN.test(apiKeyHeader)) {
+  if (!FIELD_NAME.test(apiKeyHeader)) {
     throw new BadKnobError('API_KEY_HEADER', apiKeyHeader, 'not a valid HTTP header name');
   }
 

@@ -31,6 +31,11 @@ export interface AccessLogRecord {
   direction: string;
   protocol: string;
   error?: string;
+  policy?: string;
+  auth?: string;
+  authMs?: number;
+  rateLimited?: boolean;
+  grpcStatus?: number;
 }
 
 /** What is known of a request when it ends (an Exchange, or a tunnel's summary). */
@@ -46,8 +51,15 @@ export interface LogFacts {
   readonly error: string | undefined;
   /** `outbound` (the app's own calls) or `inbound` (calls to the app). */
   readonly direction: string;
-  /** `http`, or `tcp` for bytes spliced without looking inside. */
+  /** `http`, `h2` (HTTP/2 streams), or `tcp` for bytes spliced without looking inside. */
   readonly protocol: string;
+  /** gRPC calls: the status in the trailers, or the one detour answered with. */
+  readonly grpcStatus?: number | undefined;
+  /** The ApiPolicy that applied, and what its steps decided (absent: nothing to say). */
+  readonly policy: string | undefined;
+  readonly auth: string | undefined;
+  readonly authMs: number | undefined;
+  readonly rateLimited: boolean | undefined;
 }
 
 export class AccessLog {
@@ -96,7 +108,9 @@ export class AccessLog {
           `"upstream":"${esc(upstream)}","durationMs":${duration},"bytesIn":${ex.bytesIn},` +
           `"bytesOut":${ex.bytesOut},"requestId":"${esc(ex.requestId)}",` +
           `"direction":"${ex.direction}","protocol":"${ex.protocol}"` +
-          `${ex.error === undefined ? '' : `,"error":"${esc(ex.error)}"`},"msg":"request"}\n`,
+          (ex.error === undefined ? '' : `,"error":"${esc(ex.error)}"`) +
+          (ex.grpcStatus === undefined ? '' : `,"grpcStatus":${ex.grpcStatus}`) +
+          `${ex.policy === undefined ? '' : policyFields(ex)},"msg":"request"}\n`,
       );
       return;
     }
@@ -115,6 +129,11 @@ export class AccessLog {
       protocol: ex.protocol,
     };
     if (ex.error !== undefined) record.error = ex.error;
+    if (ex.grpcStatus !== undefined) record.grpcStatus = ex.grpcStatus;
+    if (ex.policy !== undefined) record.policy = ex.policy;
+    if (ex.auth !== undefined) record.auth = ex.auth;
+    if (ex.authMs !== undefined) record.authMs = ex.authMs;
+    if (ex.rateLimited !== undefined) record.rateLimited = ex.rateLimited;
     this.logger.info(record, 'request');
   }
 
@@ -131,6 +150,16 @@ export class AccessLog {
       // stdout already closed: nothing left to save.
     }
   }
+}
+
+/** `,"policy":...` and what its steps decided, for requests an ApiPolicy applied to. */
+function policyFields(ex: LogFacts): string {
+  return (
+    `,"policy":"${esc(ex.policy ?? '')}"` +
+    (ex.auth === undefined ? '' : `,"auth":"${ex.auth}"`) +
+    (ex.authMs === undefined ? '' : `,"authMs":${ex.authMs}`) +
+    (ex.rateLimited === undefined ? '' : `,"rateLimited":${ex.rateLimited}`)
+  );
 }
 
 // Quotes, backslashes and control characters need JSON escaping; anything else is copied.

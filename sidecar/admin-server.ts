@@ -5,8 +5,9 @@ import type { AddressInfo } from 'node:net';
 import type { ProxyServer } from './proxy-server.js';
 import { APP_HEALTH_PREFIX } from '../shared/app-probes.js';
 import { errorMessage } from '../shared/errors.js';
-import { PROXY_ANSWERS } from './error-response.js';
+import { ERROR_CODES } from '../shared/error-codes.js';
 import { AppHealth } from './app-health.js';
+import { detourVersion } from '../shared/version.js';
 
 /**
  * The proxy's admin port (15000, on every address: the kubelet probes it and Prometheus
@@ -68,11 +69,19 @@ export class AdminServer {
         send(res, 200, { status: 'ok' });
         return;
       case '/ready':
+        // proxyVersion and the table's sources let `detour status` (through the API
+        // server's pods/proxy) say which proxies are old or behind.
         if (proxy.ready) {
-          send(res, 200, { status: 'ready', tableVersion: proxy.table.version });
+          send(res, 200, {
+            status: 'ready',
+            proxyVersion: detourVersion(),
+            tableVersion: proxy.table.version,
+            routeTables: proxy.table.sources,
+          });
         } else {
           send(res, 503, {
             status: proxy.draining ? 'draining' : 'waiting for the first route table',
+            proxyVersion: detourVersion(),
             source: this.#source,
           });
         }
@@ -134,7 +143,7 @@ function fromLoopback(req: NodeHttp.IncomingMessage): boolean {
 
 function refuseRemote(res: NodeHttp.ServerResponse): void {
   const code = 'DETOUR_E_ROUTES_LOOPBACK';
-  send(res, PROXY_ANSWERS[code].status, { error: code, message: PROXY_ANSWERS[code].message });
+  send(res, ERROR_CODES[code].status, { error: code, message: ERROR_CODES[code].message });
 }
 
 function send(res: NodeHttp.ServerResponse, status: number, body: unknown): void {

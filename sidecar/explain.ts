@@ -1,4 +1,7 @@
-import { hostKey, type RouteTable } from './route-table.js';
+import { hostKey, type Route, type RouteTable } from './route-table.js';
+import { describeForwardAuth } from './policies/forward-auth.js';
+import { describeRateLimit } from './policies/rate-limit.js';
+import { describeHeaderRules } from './header-rules.js';
 import { normalisePath, segmentPrefixes } from '../shared/path-prefix.js';
 import type { EnforcedAt } from '../shared/route-table-resource.js';
 
@@ -49,6 +52,8 @@ export interface Explanation {
   policies?: {
     apiKey: { required: boolean; header: string };
     clientMaxBodySize: number;
+    /** The ApiPolicy on the route and its steps, in the order they run. */
+    apiPolicy?: { name: string; steps: { step: string; does: string }[] };
   };
   /** Why, step by step, for people. */
   reasons: string[];
@@ -115,10 +120,17 @@ export function explain(table: RouteTable, url: string, options: ExplainOptions)
       );
     }
   }
+  const apiPolicy = apiPolicySteps(route);
   const policies = {
     apiKey: { required: route.apiKeyRequired, header: options.apiKeyHeader },
     clientMaxBodySize: options.clientMaxBodySize,
+    ...(apiPolicy === undefined ? {} : { apiPolicy }),
   };
+  if (options.mode === 'sidecar' && route.enforcedAt === 'destination') {
+    reasons.push(
+      `enforced at the destination: every endpoint's own sidecar checks this route, so this sidecar forwards the ${options.apiKeyHeader} header and runs none of the checks below`,
+    );
+  }
   reasons.push(
     policies.apiKey.required
       ? `API key required: header ${options.apiKeyHeader} must hold namespace ${route.namespace}'s key (plain or base64), else 403; the header is removed before forwarding`
@@ -129,6 +141,11 @@ export function explain(table: RouteTable, url: string, options: ExplainOptions)
       ? 'no request body size limit (CLIENT_MAX_BODY_SIZE=0)'
       : `request bodies over ${options.clientMaxBodySize} bytes are refused with 413 (CLIENT_MAX_BODY_SIZE)`,
   );
+  if (apiPolicy === undefined) reasons.push('no ApiPolicy applies to this route');
+  else {
+    reasons.push(`ApiPolicy ${apiPolicy.name} applies; its steps, in order:`);
+    for (const s of apiPolicy.steps) reasons.push(`  ${s.step}: ${s.does}`);
+  }
   const summary = {
     id: route.id,
     host: route.host,
@@ -155,6 +172,23 @@ export function explain(table: RouteTable, url: string, options: ExplainOptions)
     `forwarded to one of ${route.endpoints.length} endpoint(s), round robin, skipping ejected ones: ${route.endpoints.map((e) => `${e.key} (${e.pod})`).join(', ')}; path and Host unchanged`,
   );
   return { ...base, host, path, outcome: 'route', route: summary, policies, reasons };
+}
+
+/** The route's ApiPolicy steps in the order a request meets them. */
+function apiPolicySteps(
+  route: Route,
+): { name: string; steps: { step: string; does: string }[] } | undefined {
+  const policy = route.policy;
+  if (policy === undefined) return undefined;
+  const steps: { step: string; does: string }[] = [];
+  const add = (step: string, does: string | undefined): void => {
+    if (does !== undefined) steps.push({ step, does });
+  };
+  add('forward-auth', describeForwardAuth(route));
+  add('rate-limit', describeRateLimit(route));
+  add('request-headers', describeHeaderRules(policy.requestHeaders));
+  add('response-headers', describeHeaderRules(policy.responseHeaders));
+  return { name: policy.name, steps };
 }
 
 /** Accepts `http://host/path`, `https://...`, or `host/path` without a scheme. */

@@ -33,3 +33,15 @@ export function dropHeaders(list: string[], names: readonly string[]): void {
   }
   list.length = w;
 }
+
+/** A header-rules step in words, for `detour routes --explain`; undefined when empty. */
+export function describeHeaderRules(rules: HeaderRules | undefined): string | undefined {
+  if (rules === undefined) return undefined;
+  const parts: string[] = [];
+  const set = Object.entries(rules.set).map(([n, v]) => `${n}: ${v}`);
+  const add = Object.entries(rules.add).map(([n, v]) => `${n}: ${v}`);
+  if (set.length > 0) parts.push(`set ${set.join(', ')}`);
+  if (add.length > 0) parts.push(`add ${add.join(', ')}`);
+  if (rules.remove.length > 0) parts.push(`remove ${rules.remove.join(', ')}`);
+  return parts.length === 0 ? undefined : parts.join('; ');
+}

@@ -1,3 +1,5 @@
+import { HOP_BY_HOP } from '../shared/http-fields.js';
+
 /**
  * Header rewriting between the client and the upstream, done in one pass over Node's
  * `rawHeaders` so the hot path never builds `req.headers`.
@@ -8,16 +10,13 @@
  * frames the body itself from `content-length` or chunked encoding.
  */
 
-/** Request headers never forwarded. `host` is re-added explicitly (absolute-form wins). */
+/**
+ * Request headers never forwarded as they came: hop-by-hop ones, `expect` (undici refuses
+ * it), and those the proxy rewrites (`host` is re-added, absolute-form winning; the
+ * X-Forwarded-*, request id and source fields are re-added by addProxyHeaders).
+ */
 const REQUEST_DROP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'proxy-authorization',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
+  ...HOP_BY_HOP,
   'expect',
   'host',
   'x-forwarded-for',
@@ -28,16 +27,7 @@ const REQUEST_DROP = new Set([
   'x-detour-source-pod',
 ]);
 
-const RESPONSE_DROP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'proxy-authenticate',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-]);
+const RESPONSE_DROP = HOP_BY_HOP;
 
 /**
  * Who calls, as the caller's sidecar asserts it to the destination (for ApiPolicy rate

@@ -5,6 +5,7 @@ import type { LocalPod } from './traffic.js';
 import { Tunnel, connectFailure, connectUpstream, finishTunnel, splice } from './tunnel.js';
 import type { AccessLog } from './access-log.js';
 import type { ProxyMetrics } from './proxy-metrics.js';
+import { prefaceKind } from './h2/preface.js';
 
 /** What an inbound listener needs of the proxy. */
 export interface InboundContext {
@@ -19,15 +20,17 @@ export interface InboundContext {
   trackTunnel(socket: Socket): void;
   /** Hands a connection that speaks HTTP/1.x to the inbound HTTP server. */
   serveHttp(socket: Socket, appPort: number): void;
+  /** Hands a connection that opened with the HTTP/2 preface to the h2c server. */
+  serveH2(socket: Socket, appPort: number): void;
 }
 
 /**
  * An inbound listener (DESIGN.md, "Enforce at the destination"): iptables REDIRECTs
  * connections to app port P here (Node cannot read a redirected socket's original
  * destination, so each captured port has a listener of its own). The first bytes
- * decide: an HTTP/1.x request line goes through the request pipeline, checked as the
- * pod's namespace; anything else (TLS, databases, HTTP/2 until it is served) is spliced
- * to the app untouched and logged as `tcp`.
+ * decide: an HTTP/1.x request line, or the HTTP/2 preface (served as h2c, sidecar/h2/),
+ * goes through the request pipeline, checked as the pod's namespace; anything else (TLS,
+ * databases) is spliced to the app untouched and logged as `tcp`.
  *
  * Server-first protocols (MySQL, SMTP) send nothing from the client side: after `sniffMs`
  * of silence the proxy connects to the app and relays its greeting. A client that then
@@ -56,17 +59,22 @@ export class InboundListener {
   }
 }
 
-type Kind = 'http' | 'other' | 'more';
+type Kind = 'http' | 'h2' | 'other' | 'more';
 
 /** The longest method token a request line may open with before it counts as not HTTP. */
 const MAX_METHOD = 20;
 
 /**
  * `http` when the bytes open with a request line's method token and a space (RFC 9112
- * §3: `method SP request-target SP HTTP-version`), `more` while that cannot be told yet.
- * The HTTP/2 preface (`PRI * HTTP/2.0`) is not HTTP/1.x.
+ * §3: `method SP request-target SP HTTP-version`), `h2` for the whole HTTP/2 preface,
+ * `more` while that cannot be told yet. `PRI ` followed by anything but the rest of the
+ * preface is neither: spliced as raw TCP.
  */
 export function sniffKind(bytes: Buffer): Kind {
+  if (bytes[0] === 0x50) {
+    const preface = prefaceKind(bytes);
+    if (preface !== 'http1') return preface;
+  }
   const n = Math.min(bytes.length, MAX_METHOD + 1);
   for (let i = 0; i < n; i++) {
     const c = bytes[i] as number;
@@ -128,7 +136,8 @@ class Sniffer {
     if (this.#seen.length === 0 || this.#decided) return;
     const kind = sniffKind(this.#seen);
     if (kind === 'more') return;
-    if (kind === 'http' && !this.#appSpoke) this.#http();
+    if (kind === 'http' && !this.#appSpoke) this.#http(false);
+    else if (kind === 'h2' && !this.#appSpoke) this.#http(true);
     else this.#raw();
   };
 
@@ -150,7 +159,7 @@ class Sniffer {
     this.#socket.write(chunk);
   };
 
-  #http(): void {
+  #http(h2: boolean): void {
     this.#decided = true;
     this.#stopTimers();
     const socket = this.#socket;
@@ -158,7 +167,8 @@ class Sniffer {
     socket.off('close', this.#onClose);
     this.#app?.destroy(); // opened early for nothing: an HTTP server speaks second
     socket.unshift(this.#seen);
-    this.#ctx.serveHttp(socket, this.#appPort);
+    if (h2) this.#ctx.serveH2(socket, this.#appPort);
+    else this.#ctx.serveHttp(socket, this.#appPort);
   }
 
   #raw(): void {

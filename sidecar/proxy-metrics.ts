@@ -1,6 +1,7 @@
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { createRegistry } from '../shared/metrics.js';
 import { RequestStats } from './request-stats.js';
+import { StreamStats } from './stream-stats.js';
 import type { Direction } from './traffic.js';
 
 /**
@@ -11,9 +12,15 @@ export class ProxyMetrics {
   readonly registry: Registry;
   /** detour_proxy_requests_total and detour_proxy_request_duration_seconds. */
   readonly requests = new RequestStats();
+  /** detour_proxy_h2_streams_total: HTTP/2 streams by direction and gRPC status. */
+  readonly h2Streams = new StreamStats();
   readonly upstreamErrors: Counter<'kind'>;
   readonly retries: Counter;
   readonly internalErrors: Counter<'where'>;
+  /** forwardAuth calls by result (allowed, denied, cached, unavailable, open). */
+  readonly authRequests: Counter<'result'>;
+  readonly authDuration: Histogram<'result'>;
+  readonly rateLimited: Counter<'policy'>;
   readonly ejections: Counter<'reason'>;
   readonly routes: Gauge;
   readonly tableUpdates: Counter;
@@ -33,6 +40,7 @@ export class ProxyMetrics {
       'detour_proxy_requests_total',
       'detour_proxy_request_duration_seconds',
     );
+    this.h2Streams.register(registry, 'detour_proxy_h2_streams_total');
     this.upstreamErrors = new Counter({
       name: 'detour_proxy_upstream_errors_total',
       help: 'Failed upstream attempts: connect (refused, unreachable), timeout, reset, invalid (an answer that cannot be relayed)',
@@ -43,6 +51,25 @@ export class ProxyMetrics {
       name: 'detour_proxy_internal_errors_total',
       help: 'Exceptions caught by the request guard (answered 500 for that request only), by entry point',
       labelNames: ['where'],
+      registers,
+    });
+    this.authRequests = new Counter({
+      name: 'detour_proxy_auth_requests_total',
+      help: 'ApiPolicy forwardAuth steps by result: allowed, denied, cached, unavailable (503), open (let through)',
+      labelNames: ['result'],
+      registers,
+    });
+    this.authDuration = new Histogram({
+      name: 'detour_proxy_auth_duration_seconds',
+      help: 'Time the auth service took to answer a forwardAuth call, by result',
+      labelNames: ['result'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+    this.rateLimited = new Counter({
+      name: 'detour_proxy_rate_limited_total',
+      help: 'Requests refused with 429 by an ApiPolicy rateLimit, by policy',
+      labelNames: ['policy'],
       registers,
     });
     this.retries = new Counter({
@@ -94,5 +121,10 @@ export class ProxyMetrics {
 
   observe(direction: Direction, route: string, status: number, seconds: number): void {
     this.requests.record(direction, route, status, seconds);
+  }
+
+  /** One HTTP/2 stream ended (its request is in `observe` too); `grpc`: its gRPC status. */
+  countStream(direction: Direction, grpc: number | undefined): void {
+    this.h2Streams.record(direction, grpc);
   }
 }

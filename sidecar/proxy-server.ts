@@ -19,8 +19,8 @@ import { answerStatus, sendAnswer, type ProxyAnswerCode } from './error-response
 import { Exchange, forward, isIdempotent, onResponseClosed, type ForwardHooks } from './forward.js';
 import { Upstreams, type UpstreamOptions } from './upstreams.js';
 import { PolicyPipeline, type Policy } from './policies/policy.js';
-import { ApiKeyPolicy } from './policies/api-key.js';
-import { BodyLimit, BodySizePolicy } from './policies/body-size.js';
+import { BodyLimit } from './policies/body-size.js';
+import { defaultPolicies } from './policies/default-chain.js';
 import type { AccessLog } from './access-log.js';
 import type { ProxyMetrics } from './proxy-metrics.js';
 import { handleUpgrade } from './websocket.js';
@@ -40,6 +40,8 @@ import {
 import type { TunnelContext } from './tunnel.js';
 import { InboundListener, type InboundContext } from './inbound-listener.js';
 import type { InboundPort } from '../shared/inbound-ports.js';
+import { H2Server } from './h2/h2-server.js';
+import { routeByPreface } from './h2/preface.js';
 
 export type { ProxyMode };
 
@@ -106,6 +108,8 @@ export class ProxyServer implements PipelineContext {
   /** Serves inbound connections that speak HTTP/1.x (only with inbound capture). */
   readonly inboundServer: NodeHttp.Server | undefined;
   readonly inboundListeners: readonly InboundListener[];
+  /** HTTP/2 (h2c, prior knowledge) on the same listeners: sidecar/h2/. */
+  readonly h2: H2Server;
   readonly local: LocalPod | undefined;
   readonly mode: ProxyMode;
   readonly upstreams: Upstreams;
@@ -148,7 +152,12 @@ export class ProxyServer implements PipelineContext {
       if (event.kind === 'ejected') metrics.ejections.inc({ reason: event.reason });
     });
     this.pipeline = new PolicyPipeline(
-      options.policies ?? [new ApiKeyPolicy(), new BodySizePolicy(this.clientMaxBodySize)],
+      options.policies ??
+        defaultPolicies({
+          clientMaxBodySize: this.clientMaxBodySize,
+          metrics: this.metrics,
+          logger: this.logger,
+        }),
     );
     this.#hooks = {
       upstreams: this.upstreams,
@@ -191,7 +200,24 @@ export class ProxyServer implements PipelineContext {
       },
     };
     const timeouts = this.timeouts;
+    this.h2 = new H2Server({
+      pipeline: this,
+      accessLog: this.accessLog,
+      metrics: this.metrics,
+      logger: this.logger,
+      clientMaxBodySize: this.clientMaxBodySize,
+      idleMs: timeouts.keepAliveMs,
+      upstreamIdleMs: this.upstreams.options.bodyIdleTimeoutMs,
+      streamStarted: () => {
+        this.#inFlight++;
+      },
+      streamEnded: () => {
+        this.#inFlight--;
+        this.#checkIdle();
+      },
+    });
     this.server = this.#createServer('outbound');
+    this.#servePreface(this.server, timeouts.headersMs);
     this.server.on('upgrade', (req: NodeHttp.IncomingMessage, socket: Socket, head: Buffer) => {
       this.#guardSocket('upgrade', socket, () => {
         handleUpgrade(this.#tunnelContext, req, socket, head);
@@ -209,8 +235,18 @@ export class ProxyServer implements PipelineContext {
       this.inboundServer = undefined;
       this.inboundListeners = [];
     } else {
-      // Upgrades and CONNECT are not served inbound yet: Node answers them by closing.
+      // CONNECT is not served inbound (Node closes such a socket); upgrades are, checked
+      // as any inbound request and spliced to the app (a WebSocket between two pods).
       this.inboundServer = this.#createServer('inbound');
+      this.inboundServer.on(
+        'upgrade',
+        (req: NodeHttp.IncomingMessage, socket: Socket, head: Buffer) => {
+          this.#guardSocket('upgrade', socket, () => {
+            const appPort = (socket as InboundSocket)[kAppPort];
+            handleUpgrade(this.#tunnelContext, req, socket, head, 'inbound', appPort);
+          });
+        },
+      );
       const context: InboundContext = {
         local: pod,
         accessLog: this.accessLog,
@@ -226,6 +262,11 @@ export class ProxyServer implements PipelineContext {
           this.#checkIdle();
           (socket as InboundSocket)[kAppPort] = appPort;
           this.inboundServer?.emit('connection', socket);
+        },
+        serveH2: (socket, appPort) => {
+          this.tunnels.delete(socket);
+          this.#checkIdle();
+          this.h2.serve(socket, 'inbound', appPort);
         },
       };
       this.inboundListeners = inbound.map((port) => new InboundListener(context, port));
@@ -251,6 +292,24 @@ export class ProxyServer implements PipelineContext {
         this.#onRequest(req, res, direction);
       },
     );
+  }
+
+  /**
+   * HTTP/1.1 and h2c on one port: every connection `server` accepts (or is handed) is
+   * first read for the HTTP/2 preface; node:http's own connection handler gets the rest.
+   */
+  #servePreface(server: NodeHttp.Server, timeoutMs: number): void {
+    const http1 = server.listeners('connection') as ((socket: Socket) => void)[];
+    server.removeAllListeners('connection');
+    const toHttp1 = (socket: Socket): void => {
+      for (const listener of http1) listener.call(server, socket);
+    };
+    const toH2 = (socket: Socket): void => {
+      this.h2.serve(socket, 'outbound');
+    };
+    server.on('connection', (socket: Socket) => {
+      routeByPreface(socket, timeoutMs, toHttp1, toH2);
+    });
   }
 
   get policies(): PolicyPipeline {
@@ -346,6 +405,7 @@ export class ProxyServer implements PipelineContext {
     });
     this.server.closeIdleConnections();
     this.inboundServer?.closeIdleConnections();
+    this.h2.drain();
     const idle = new Promise<void>((resolve) => {
       if (this.#inFlight === 0 && this.tunnels.size === 0) resolve();
       else this.#idle = resolve;
@@ -361,9 +421,11 @@ export class ProxyServer implements PipelineContext {
     this.server.closeAllConnections();
     this.inboundServer?.closeAllConnections();
     for (const socket of this.tunnels) socket.destroy();
+    this.h2.destroy();
     await closed;
     if (inTime) await this.upstreams.close();
     else await this.upstreams.destroy();
+    await this.pipeline.close();
     return inTime;
   }
 
@@ -374,12 +436,14 @@ export class ProxyServer implements PipelineContext {
     this.server.closeAllConnections();
     this.inboundServer?.closeAllConnections();
     for (const socket of this.tunnels) socket.destroy();
+    this.h2.destroy();
     await new Promise<void>((resolve) => {
       this.server.close(() => {
         resolve();
       });
     });
     await this.upstreams.destroy();
+    await this.pipeline.close();
   }
 
   #trackTunnel(socket: Socket): void {

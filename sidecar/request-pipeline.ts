@@ -1,7 +1,12 @@
-import type { IncomingMessage } from 'node:http';
 import { isChunkedAlone, type ScannedRequest } from './hop-headers.js';
 import type { ProxyAnswerCode } from './error-response.js';
-import type { PolicyNotes, PolicyPipeline, Rejection, Verdict } from './policies/policy.js';
+import type {
+  PolicyNotes,
+  PolicyPipeline,
+  Rejection,
+  RequestPeer,
+  Verdict,
+} from './policies/policy.js';
 import type { Route, RouteTable } from './route-table.js';
 import type { Upstream, Upstreams } from './upstreams.js';
 import type { Direction, LocalPod, ProxyMode } from './traffic.js';
@@ -29,7 +34,8 @@ export type { Direction, LocalPod, ProxyMode };
 
 /** A request as every entry point sees it once its head is parsed. */
 export interface RequestFacts {
-  readonly req: IncomingMessage;
+  /** The client's request: an IncomingMessage, or an HTTP/2 stream's view (sidecar/h2/). */
+  readonly req: RequestPeer;
   /** The authority asked for: absolute-form target, else Host ('' when absent). */
   readonly host: string;
   readonly path: string;
@@ -174,26 +180,13 @@ function runPolicies(
   });
 }
 
+/** A policy's rejection as the pipeline's refusal: the answer, its headers, and the route. */
 function rejected(route: Route, verdict: NonNullable<Verdict>): Refusal {
-  return {
-    kind: 'refuse',
-    code: verdict.code,
-    detail: verdict.detail,
-    close: verdict.close,
-    route,
-  };
+  return { kind: 'refuse', ...verdict, route };
 }
 
 function afterPolicies(ctx: PipelineContext, route: Route, verdict: Verdict): Decision {
-  if (verdict !== undefined) {
-    return {
-      kind: 'refuse',
-      code: verdict.code,
-      detail: verdict.detail,
-      close: verdict.close,
-      route,
-    };
-  }
+  if (verdict !== undefined) return rejected(route, verdict);
   const upstream = ctx.upstreams.pick(route);
   if (upstream === undefined) {
     return { kind: 'refuse', code: 'DETOUR_E_NO_ENDPOINT', detail: route.id, route };

@@ -5,7 +5,7 @@ export type RoutesDocument = RouteTableJSON & { source?: string; ready?: boolean
 
 /**
  * `detour routes` for people: one line per route (host, path, namespace, API key, where
- * it is enforced, endpoints), then the skipped entries and conflicts, which are the usual answer to
+ * it is enforced, its ApiPolicy, endpoints), then the skipped entries and conflicts, which are the usual answer to
  * "why does my route not work".
  */
 export function formatRouteTable(doc: RoutesDocument): string {
@@ -24,13 +24,17 @@ export function formatRouteTable(doc: RoutesDocument): string {
       r.namespace,
       r.apiKeyRequired ? 'yes' : 'no',
       r.enforcedAt,
+      r.policy?.name ?? '-',
       r.endpoints.length === 0
         ? '(none: 503)'
         : r.endpoints.map((e) => `${e.key} (${e.pod})`).join(', '),
     ]);
     lines.push(
       '',
-      ...table(['HOST', 'PATH', 'NAMESPACE', 'API KEY', 'ENFORCED AT', 'ENDPOINTS'], rows),
+      ...table(
+        ['HOST', 'PATH', 'NAMESPACE', 'API KEY', 'ENFORCED AT', 'POLICY', 'ENDPOINTS'],
+        rows,
+      ),
     );
   }
   if (doc.skipped.length > 0) {

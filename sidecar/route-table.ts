@@ -62,6 +62,14 @@ export type MatchResult =
   | { kind: 'unknown-path'; host: string };
 
 /** What admin `GET /routes` serves. API-key hashes are not shown, only whether one applies. */
+/** One RouteTable object a table was built from (`/ready` reports them). */
+export interface TableSource {
+  namespace: string;
+  name: string;
+  plane: string;
+  resourceVersion: string;
+}
+
 export interface RouteTableJSON {
   version: number;
   routeCount: number;
@@ -74,6 +82,8 @@ export interface RouteTableJSON {
     apiKeyRequired: boolean;
     enforcedAt: EnforcedAt;
     endpoints: { ip: string; port: number; pod: string; key: string }[];
+    /** The ApiPolicy on the route, as compiled (no secret is in it). */
+    policy?: RoutePolicy;
   }[];
   skipped: SkippedEntry[];
   conflicts: RouteConflict[];
@@ -121,14 +131,21 @@ export class RouteTable {
   readonly #conflicts: readonly RouteConflict[];
   /** Per namespace, the route a request that matches none of its routes is checked as. */
   readonly #namespaceRoutes: ReadonlyMap<string, Route>;
+  /**
+   * The RouteTable objects this table was built from, by resourceVersion: `detour
+   * status` compares them with the API server's to say whether a proxy is in sync.
+   */
+  readonly sources: readonly TableSource[];
 
   private constructor(
     routes: readonly Route[],
     skipped: readonly SkippedEntry[],
     conflicts: readonly RouteConflict[],
     namespaceRoutes: ReadonlyMap<string, Route> = new Map(),
+    sources: readonly TableSource[] = [],
   ) {
     this.#namespaceRoutes = namespaceRoutes;
+    this.sources = sources;
     this.version = ++lastVersion;
     const byHost = new Map<string, HostRoutes>();
     for (const route of routes) {
@@ -203,7 +220,13 @@ export class RouteTable {
     const allConflicts = [...conflicts.values()].sort((a, b) =>
       compareText(conflictKey(a), conflictKey(b)),
     );
-    return new RouteTable(routes, skipped, allConflicts, namespaceRoutes);
+    const sources = sorted.map((r) => ({
+      namespace: r.metadata.namespace,
+      name: r.metadata.name,
+      plane: r.spec.plane,
+      resourceVersion: r.metadata.resourceVersion ?? '',
+    }));
+    return new RouteTable(routes, skipped, allConflicts, namespaceRoutes, sources);
   }
 
   /** `host` is a Host header (any case, may carry `:port`); `path` may carry `?query`. */
@@ -266,6 +289,7 @@ export class RouteTable {
         apiKeyRequired: r.apiKeyRequired,
         enforcedAt: r.enforcedAt,
         endpoints: r.endpoints.map((e) => ({ ip: e.ip, port: e.port, pod: e.pod, key: e.key })),
+        ...(r.policy === undefined ? {} : { policy: r.policy }),
       })),
       skipped: [...this.#skipped],
       conflicts: [...this.#conflicts],

@@ -4,6 +4,8 @@ import { randomUUID } from 'node:crypto';
 import { addProxyHeaders, scanRequestHeaders, type ScannedRequest } from './hop-headers.js';
 import { splitRequestTarget } from './request-target.js';
 import { decide, sourceOf, type Decision } from './request-pipeline.js';
+import type { Direction } from './traffic.js';
+import { applyHeaderRules } from './header-rules.js';
 import {
   Tunnel,
   connectFailure,
@@ -15,8 +17,8 @@ import {
 } from './tunnel.js';
 
 /**
- * `Upgrade` requests (WebSocket and friends): the same decision as any request
- * (request-pipeline.ts), then the upgrade request is written to the chosen endpoint over
+ * `Upgrade` requests (WebSocket and friends), outbound and inbound: the same decision as
+ * any request (request-pipeline.ts), then the upgrade request is written to the chosen endpoint over
  * a fresh TCP connection and the two sockets are piped raw; the upstream's `101
  * Switching Protocols` (or refusal) reaches the client byte for byte. undici is not
  * involved: its pools are for request/response exchanges.
@@ -27,6 +29,8 @@ export function handleUpgrade(
   req: IncomingMessage,
   socket: Socket,
   head: Buffer,
+  direction: Direction = 'outbound',
+  appPort?: number,
 ): void {
   const scanned = scanRequestHeaders(req.rawHeaders, ctx.pipeline.apiKeyHeader);
   const requestId = scanned.requestId ?? randomUUID();
@@ -37,6 +41,7 @@ export function handleUpgrade(
     target?.path ?? req.url ?? '',
     requestId,
   );
+  tunnel.direction = direction;
   ctx.trackTunnel(socket);
   socket.on('error', () => socket.destroy());
   if (target === undefined) {
@@ -49,7 +54,8 @@ export function handleUpgrade(
     path: tunnel.path,
     scanned,
     requestId,
-    direction: 'outbound',
+    direction,
+    appPort,
     notes: tunnel,
   });
   if (decision instanceof Promise) {
@@ -80,16 +86,18 @@ function act(
     refuseTunnel(ctx, tunnel, socket, decision.code, decision.detail);
     return;
   }
-  tunnel.routeLabel = decision.kind === 'route' ? decision.route.id : 'passthrough';
+  tunnel.routeLabel = decision.kind === 'passthrough' ? 'passthrough' : decision.route.id;
   const upstream = decision.upstream;
   tunnel.upstream = upstream;
-  const headers = addProxyHeaders(
+  const added = addProxyHeaders(
     scanned,
     tunnel.host,
     socket.remoteAddress ?? '',
     tunnel.requestId,
-    sourceOf(ctx.pipeline, 'outbound', scanned),
+    sourceOf(ctx.pipeline, tunnel.direction, scanned),
   );
+  const rules = decision.kind === 'passthrough' ? undefined : decision.route.policy?.requestHeaders;
+  const headers = rules === undefined ? added : applyHeaderRules(added, rules);
   let text = `${tunnel.method} ${tunnel.path} HTTP/1.1\r\n`;
   for (let i = 0; i < headers.length; i += 2)
     text += `${headers[i] ?? ''}: ${headers[i + 1] ?? ''}\r\n`;

@@ -1,4 +1,5 @@
 import { BadInputError } from '../shared/errors.js';
+import { isRecord } from '../shared/is-record.js';
 
 /**
  * The slice of admission.k8s.io/v1 AdmissionReview the webhook reads and writes.
@@ -69,6 +70,5 @@ export function reviewResponse(apiVersion: string, response: AdmissionResponse):
   return { apiVersion, kind: 'AdmissionReview', response };
 }
 
-export function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+/** The webhook's readers call it isObject. */
+export const isObject = isRecord;

@@ -1,4 +1,5 @@
 import type { Container, Pod, PodSpec } from './pod-types.js';
+import type { InboundSettings } from './inbound-settings.js';
 import { isDetourError, type DetourError } from '../shared/errors.js';
 import {
   CONTAINER_NAMES,
@@ -14,6 +15,7 @@ import {
   type InjectionStatus,
 } from './injection-status.js';
 import { rewriteProbes } from './probe-rewrite.js';
+import { scrapeAnnotations } from './scrape-annotations.js';
 import {
   initContainer,
   proxyContainer,
@@ -85,21 +87,11 @@ export function injectPod(pod: Pod, namespace: string, config: InjectorConfig): 
   }
   if (needsToken) spec.volumes = [...(spec.volumes ?? []), tokenVolume()];
 
-  const status: InjectionStatus = {
-    version: 1,
-    initContainers: (spec.initContainers ?? [])
-      .map((c) => c.name)
-      .filter((n) => n === CONTAINER_NAMES.init || n === CONTAINER_NAMES.proxy),
-    containers: native ? [] : [CONTAINER_NAMES.proxy],
-    volumes: needsToken ? [TOKEN_VOLUME] : [],
-    inbound:
-      inbound.mode === 'enforce'
-        ? { mode: 'enforce', ports: inbound.ports.map((p) => p.appPort) }
-        : { mode: 'off' },
-    ...(identity.overridden ? { proxyUid: identity.uid, proxyGid: identity.gid } : {}),
-  };
+  const scrape = scrapeAnnotations(out.metadata.annotations ?? {});
+  const status = injectionStatus(spec, native, needsToken, inbound, identity, Object.keys(scrape));
   const annotations: Record<string, string> = {
     ...out.metadata.annotations,
+    ...scrape,
     [STATUS_ANNOTATION]: formatStatus(status),
   };
   const firstApp = appNames[0];
@@ -181,4 +173,30 @@ function warnings(pod: Pod, namespace: string, proxyUid: number): string[] {
       (c) =>
         `detour: container ${c.name} in namespace ${namespace} runs as UID ${proxyUid}, the proxy's UID; its outbound traffic is not captured`,
     );
+}
+
+/** What this injection added, for `detour.dev/status` (re-injection removes exactly that). */
+function injectionStatus(
+  spec: NonNullable<Pod['spec']>,
+  native: boolean,
+  needsToken: boolean,
+  inbound: InboundSettings,
+  identity: { overridden: boolean; uid: number; gid: number },
+  /** The scrape annotations added (scrape-annotations.ts), removed again on re-injection. */
+  annotationsAdded: string[],
+): InjectionStatus {
+  return {
+    version: 1,
+    initContainers: (spec.initContainers ?? [])
+      .map((c) => c.name)
+      .filter((n) => n === CONTAINER_NAMES.init || n === CONTAINER_NAMES.proxy),
+    containers: native ? [] : [CONTAINER_NAMES.proxy],
+    volumes: needsToken ? [TOKEN_VOLUME] : [],
+    inbound:
+      inbound.mode === 'enforce'
+        ? { mode: 'enforce', ports: inbound.ports.map((p) => p.appPort) }
+        : { mode: 'off' },
+    ...(annotationsAdded.length > 0 ? { annotations: annotationsAdded } : {}),
+    ...(identity.overridden ? { proxyUid: identity.uid, proxyGid: identity.gid } : {}),
+  };
 }

@@ -20,6 +20,8 @@ export interface InjectionStatus {
    * this shape to mark routes `enforcedAt: destination`.
    */
   inbound?: InboundStatus;
+  /** Pod annotations the injector added (the Prometheus scrape keys), removed on re-injection. */
+  annotations?: string[];
   /** Set when the pod overrode the proxy's UID/GID (see inject-pod.ts). */
   proxyUid?: number;
   proxyGid?: number;
@@ -37,6 +39,7 @@ export function readStatus(pod: Pod): InjectionStatus | undefined {
       containers: stringList(parsed.containers),
       volumes: stringList(parsed.volumes),
       ...(parsed.inbound === undefined ? {} : { inbound: toInboundStatus(parsed.inbound) }),
+      ...(parsed.annotations === undefined ? {} : { annotations: stringList(parsed.annotations) }),
       ...(typeof parsed.proxyUid === 'number' ? { proxyUid: parsed.proxyUid } : {}),
       ...(typeof parsed.proxyGid === 'number' ? { proxyGid: parsed.proxyGid } : {}),
     };
@@ -81,7 +84,14 @@ export function stripInjection(pod: Pod, status: InjectionStatus | undefined): v
   if (spec.volumes === undefined) delete spec.volumes;
   if (status !== undefined) {
     for (const c of spec.containers) stripProxyEnv(c);
+    stripAnnotations(pod, status.annotations ?? []);
   }
+}
+
+function stripAnnotations(pod: Pod, keys: readonly string[]): void {
+  const annotations = pod.metadata?.annotations;
+  if (annotations === undefined) return;
+  for (const key of keys) Reflect.deleteProperty(annotations, key);
 }
 
 function stripProxyEnv(container: Container): void {

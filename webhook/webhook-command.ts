@@ -1,8 +1,9 @@
 import { KubeConfig } from '@kubernetes/client-node';
-import { parseFlags, portFlag } from '../shared/cli-flags.js';
+import { parseFlags, portFlag, wholeNumberFlag } from '../shared/cli-flags.js';
 import { BadFlagError, errorMessage } from '../shared/errors.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { createRegistry } from '../shared/metrics.js';
+import { waitForSignal } from '../shared/signals.js';
 import { patchCaBundle } from './ca-bundle.js';
 import { createSelfSignedBundle, serviceDnsNames } from './certificates.js';
 import { INJECTOR_KNOBS, loadInjectorConfig } from './injector-config.js';
@@ -11,12 +12,16 @@ import { startWebhookServer } from './webhook-server.js';
 
 const USAGE = `usage: detour webhook [--port 8443] [--host ::] [--tls-cert FILE --tls-key FILE]
                       [--mwc-name detour] [--kubeconfig FILE] [--image REF] [--proxy-uid N]
+                      [--drain-ms 5000]
 
-Serves the mutating admission webhook: POST /mutate, GET /healthz, GET /metrics (HTTPS).
+Serves the mutating admission webhook: POST /mutate, GET /healthz, GET /ready,
+GET /metrics (HTTPS).
 Without --tls-cert/--tls-key it makes a self-signed CA and serving certificate for the
 Service detour-webhook.<POD_NAMESPACE>.svc and, in a cluster (or with --kubeconfig),
 patches the caBundle of the MutatingWebhookConfiguration --mwc-name.
 With them, the files are re-read when they change (no restart needed).
+On SIGTERM it drains: /ready fails at once, admission goes on for --drain-ms (so the
+Service drops the replica before it stops), then requests in flight finish and it exits.
 
 env: ${Object.values(INJECTOR_KNOBS).join(', ')},
      POD_NAMESPACE (default detour-system), LOG_LEVEL, LOG_FORMAT
@@ -32,7 +37,15 @@ const OPTIONS = {
   kubeconfig: { type: 'string' },
   image: { type: 'string' },
   'proxy-uid': { type: 'string' },
+  'drain-ms': { type: 'string' },
 } as const;
+
+/**
+ * How long a terminating replica keeps answering after its readiness fails: the
+ * EndpointSlice change has to reach every API server before none calls it any more.
+ * https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#pod-termination
+ */
+export const DEFAULT_DRAIN_MS = 5_000;
 
 export async function run(argv: string[]): Promise<number | undefined> {
   const flags = parseFlags(argv, OPTIONS);
@@ -44,6 +57,7 @@ export async function run(argv: string[]): Promise<number | undefined> {
   const str = (name: keyof typeof OPTIONS): string | undefined =>
     typeof v[name] === 'string' ? v[name] : undefined;
   const port = portFlag('--port', v.port, 8443, true);
+  const drainMs = wholeNumberFlag('--drain-ms', v['drain-ms'], DEFAULT_DRAIN_MS);
   const config = loadInjectorConfig({
     ...process.env,
     ...(str('image') === undefined ? {} : { [INJECTOR_KNOBS.image]: str('image') }),
@@ -103,14 +117,11 @@ export async function run(argv: string[]): Promise<number | undefined> {
       ? () => undefined
       : keepCaBundle(caPem, str('mwc-name') ?? 'detour', str('kubeconfig'), logger);
 
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string): void => {
-      logger.info({ signal }, 'shutting down');
-      resolve();
-    };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
-  });
+  const signal = await waitForSignal();
+  logger.info({ signal, drainMs }, 'draining');
+  running.drain();
+  await new Promise((resolve) => setTimeout(resolve, drainMs));
+  logger.info('shutting down');
   stopWatching();
   stopPatching();
   await running.close(5_000);

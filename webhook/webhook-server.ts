@@ -12,7 +12,7 @@ import type { KeyPair } from './tls-files.js';
 import { createWebhookMetrics } from './webhook-metrics.js';
 
 /**
- * The admission server: `POST /mutate`, `GET /healthz`, `GET /metrics` over HTTPS.
+ * The admission server: `POST /mutate`, `GET /healthz`, `GET /ready`, `GET /metrics` over HTTPS.
  * Bad input gets a 4xx with a message, never a 500 and never a crash; the answer to a
  * well-formed review is always a 200 AdmissionReview (refusals are `allowed: false`).
  */
@@ -25,6 +25,8 @@ export interface WebhookServerOptions {
   registry: Registry;
   /** Largest accepted body; Pods are at most ~1.5 MB in etcd, reviews carry one. */
   bodyLimit?: string;
+  /** `GET /ready` answers 503 once this says true (the drain before exit). */
+  draining?: () => boolean;
 }
 
 export const DEFAULT_BODY_LIMIT = '3mb';
@@ -40,6 +42,13 @@ export function createWebhookApp(
 
   app.get('/healthz', (_req, res) => {
     res.type('text/plain').send('ok\n');
+  });
+
+  // The readiness probe's endpoint: failing it first takes the replica out of the
+  // Service while it still answers the calls already routed to it.
+  app.get('/ready', (_req, res) => {
+    if (options.draining?.() === true) res.status(503).type('text/plain').send('draining\n');
+    else res.type('text/plain').send('ok\n');
   });
 
   app.get('/metrics', (_req, res, next) => {
@@ -103,7 +112,11 @@ export function createWebhookApp(
   );
 
   app.use((_req, res) => {
-    sendError(res, 404, 'not found; the webhook serves POST /mutate, GET /healthz, GET /metrics');
+    sendError(
+      res,
+      404,
+      'not found; the webhook serves POST /mutate, GET /healthz, GET /ready, GET /metrics',
+    );
   });
 
   // body-parser's errors carry a status (400 aborted, 413 too large, 415 encoding).
@@ -126,6 +139,8 @@ function sendError(res: Response, status: number, message: string): void {
 export interface RunningWebhook {
   server: https.Server;
   port: number;
+  /** From now on `GET /ready` answers 503; `/mutate` is still served. */
+  drain(): void;
   /**
    * Stops accepting, lets requests in flight finish (up to `graceMs`), then cuts what
    * is left: the API server retries a webhook call on another endpoint, but not one
@@ -135,7 +150,8 @@ export interface RunningWebhook {
 }
 
 export async function startWebhookServer(options: WebhookServerOptions): Promise<RunningWebhook> {
-  const app = createWebhookApp(options);
+  let draining = false;
+  const app = createWebhookApp({ ...options, draining: () => draining });
   const server = https.createServer({ cert: options.tls.cert, key: options.tls.key }, app);
   // Bound slow or stuck clients; the API server itself gives up after timeoutSeconds.
   server.requestTimeout = 30_000;
@@ -152,6 +168,9 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   return {
     server,
     port,
+    drain: () => {
+      draining = true;
+    },
     close: (graceMs = 0) =>
       new Promise<void>((resolve) => {
         const timer = setTimeout(() => {

@@ -12,7 +12,10 @@
  * - detour alone: start to ready (spawn to /ready answering 200, first table applied),
  *   the payload the image ships (dist/), and RSS with 10,000 routes from the kube
  *   source with admin and DNS running (bench/proxy/kube-routes.ts);
- * - the floor: a bare node:http server with the same Node flags.
+ * - the floor: a bare node:http server with the same Node flags;
+ * - ApiPolicy rows (a cached and an uncached forwardAuth, a rateLimit on the bench
+ *   route, bench/proxy/policies.ts) with issue 11's target, and unary gRPC over h2c
+ *   (bench/proxy/h2c.ts; `BENCH_ONLY=h2c` runs those alone).
  *
  * Knobs: BENCH_SECONDS (saturation, 8), BENCH_FIXED_SECONDS (5), BENCH_SOAK_SECONDS
  * (60), BENCH_PROXY_CPU / BENCH_LOAD_CPU (0 / 1), BENCH_PROXY_NODE_OPTIONS (instead of
@@ -24,7 +27,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BENCH_HOST, buildDetour, INJECTED_ENV, routeFile, startDetour } from './proxy/detour.js';
+import { benchH2c, printH2c } from './proxy/h2c.js';
 import { kubeRoutesRss, type KubeRoutesResult } from './proxy/kube-routes.js';
+import { benchPolicies } from './proxy/policies.js';
 import { CONNECTIONS, fixedRate, postScript, wrk } from './proxy/load.js';
 import { startHaproxy, startNginxProxy, startNginxUpstream } from './proxy/peers.js';
 import {
@@ -61,6 +66,11 @@ const PORTS = {
   destAdmin: 28092,
   destInbound: 28086,
   bare: 28087,
+  /** The h2c rows: a gRPC server, detour in front of it, nginx's grpc_pass. */
+  grpcUpstream: 28093,
+  detourH2c: 28094,
+  detourH2cAdmin: 28096,
+  nginxGrpc: 28097,
 };
 
 /** The issue's targets (issue 13). */
@@ -107,6 +117,13 @@ export async function run(): Promise<void> {
 
 async function bench(dir: string): Promise<void> {
   const payloadMb = await buildDetour(dir);
+  // BENCH_ONLY=h2c: the gRPC rows alone (quicker, when only HTTP/2 changed).
+  if (process.env.BENCH_ONLY === 'h2c') {
+    process.stdout.write(
+      printH2c(await benchH2c(dir, H2C_PORTS, SATURATION_S), SATURATION_S) + '\n',
+    );
+    return;
+  }
   const soakScript = postScript(dir, SOAK_BODY_BYTES);
   const upstream = startNginxUpstream(dir, PORTS.upstream);
   await waitHttp(PORTS.upstream, '/', BENCH_HOST);
@@ -130,6 +147,21 @@ async function bench(dir: string): Promise<void> {
   rows.push(await measure('detour', PORTS.detour, pidsOf(detour.pid), soakScript));
   await stop(detour);
 
+  // ApiPolicy steps on the same route (issue 11's target: a cached forwardAuth or a
+  // rateLimit adds under 5 % CPU per request).
+  for (const [name, policy] of Object.entries(benchPolicies(PORTS.upstream))) {
+    const policyFile = routeFile(dir, `${name.replace(/\W+/g, '-')}.json`, PORTS.upstream, policy);
+    const withPolicy = startDetour(
+      dir,
+      name.replace(/\W+/g, '-'),
+      `file:${policyFile}`,
+      detourPorts,
+    );
+    await waitHttp(PORTS.detourAdmin, '/ready', BENCH_HOST);
+    rows.push(await measure(name, PORTS.detour, pidsOf(withPolicy.pid), undefined));
+    await stop(withPolicy);
+  }
+
   rows.push(await inboundRow(dir));
 
   const nginx = startNginxProxy(dir, PORTS.nginx, PORTS.upstream, BENCH_HOST);
@@ -150,8 +182,31 @@ async function bench(dir: string): Promise<void> {
     PORTS.upstream,
   );
   await stop(upstream);
+  const h2c = await benchH2c(dir, H2C_PORTS, SATURATION_S);
 
   print(rows, { payloadMb, readyMs, bareMb, kube });
+  process.stdout.write('\n' + printH2c(h2c, SATURATION_S) + '\n');
+}
+
+const H2C_PORTS = {
+  grpcUpstream: PORTS.grpcUpstream,
+  detour: PORTS.detourH2c,
+  detourAdmin: PORTS.detourH2cAdmin,
+  nginx: PORTS.nginxGrpc,
+};
+
+/** Issue 11's target: an ApiPolicy step's CPU per request next to the plain route's. */
+function policyTargets(rows: Row[]): string {
+  const plain = rows.find((r) => r.name === 'detour')?.cpuSat;
+  if (plain === undefined) return '';
+  const parts: string[] = [];
+  for (const r of rows) {
+    if (!r.name.startsWith('detour + ') || r.cpuSat === undefined) continue;
+    const added = (r.cpuSat / plain - 1) * 100;
+    const target = r.name.includes('uncached') ? '' : ` (< 5 %) ${added < 5 ? 'pass' : 'MISS'}`;
+    parts.push(`${r.name.slice('detour + '.length)} +${added.toFixed(1)} % CPU/req${target}`);
+  }
+  return parts.length === 0 ? '' : `ApiPolicy steps vs the plain route: ${parts.join('; ')}`;
 }
 
 /**
@@ -280,6 +335,7 @@ function print(rows: Row[], extras: Extras): void {
       : `kube source with ${KUBE_ROUTES} routes (admin + DNS + ServiceAccount): ${mbAnon(extras.kube.rssMb, extras.kube.anonMb)} MB RSS, ready in ${extras.kube.readyMs.toFixed(0)} ms`,
     '',
     ...targets(rows, extras),
+    policyTargets(rows),
   ];
   process.stdout.write(lines.join('\n') + '\n');
 }

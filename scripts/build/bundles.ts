@@ -25,4 +25,5 @@ export const SOURCE_FOLDERS: readonly string[] = [
   'webhook',
   'sidecar',
   'controller',
+  'ops',
 ];

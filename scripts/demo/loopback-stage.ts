@@ -1,4 +1,4 @@
-import { detourArgv } from '../../test/support/cli.js';
+import { REPO_ROOT, detourArgv } from '../../test/support/cli.js';
 import {
   SEED_REPLICAS,
   echoServerArgv,
@@ -6,7 +6,9 @@ import {
   type InjectedPod,
 } from '../../test/support/seed-example.js';
 import {
+  API_MANAGER_SCRIPT,
   NO_PROXY_ENV,
+  apiManagerCommand,
   appCallArgv,
   appCallCommand,
   exec,
@@ -16,6 +18,7 @@ import {
   stop,
   waitSidecarReady,
   waitUntil,
+  type ApiManager,
   type DemoStage,
   type HttpReply,
   type Started,
@@ -30,6 +33,7 @@ import {
 const PROXY_PORT = 25001;
 const ADMIN_PORT = 25000;
 const DNS_PORT = 25053;
+const API_MANAGER_PORT = 25080;
 const ADMIN_URL = `http://127.0.0.1:${ADMIN_PORT}`;
 const REPLICA_IPS = ['127.0.0.11', '127.0.0.12'] as const;
 
@@ -44,6 +48,7 @@ export class LoopbackStage implements DemoStage {
   };
   private readonly replicas: Started[] = [];
   private sidecar: Started | undefined;
+  private apiManager: Started | undefined;
 
   async startReplicas(): Promise<string[]> {
     const lines: string[] = [];
@@ -108,6 +113,30 @@ export class LoopbackStage implements DemoStage {
     return this.sidecar?.stdout().split('\n') ?? [];
   }
 
+  async startApiManager(consumers: Readonly<Record<string, string>>): Promise<ApiManager> {
+    const { argv, env } = apiManagerCommand(
+      `${REPO_ROOT}${API_MANAGER_SCRIPT}`,
+      '127.0.0.1',
+      API_MANAGER_PORT,
+      consumers,
+    );
+    const manager = start(argv, { ...NO_PROXY_ENV, ...env });
+    this.apiManager = manager;
+    await waitUntil('api-manager to listen', () => {
+      if (manager.child.exitCode !== null) throw new Error(`api-manager: ${manager.stderr()}`);
+      return manager.stdout().includes('listening');
+    });
+    return {
+      checkUrl: `http://127.0.0.1:${API_MANAGER_PORT}/check`,
+      lines: [manager.stdout().split('\n')[0] ?? ''],
+      log: () =>
+        manager
+          .stdout()
+          .split('\n')
+          .filter((l) => l.startsWith('{')),
+    };
+  }
+
   async routes(args: readonly string[]): Promise<string> {
     const argv = [process.execPath, ...detourArgv(['routes', '--admin', ADMIN_URL, ...args])];
     const result = await exec(argv, NO_PROXY_ENV);
@@ -129,6 +158,10 @@ export class LoopbackStage implements DemoStage {
     const running = this.replicas.splice(0).filter((r) => r.child.exitCode === null);
     await Promise.all(running.map((r) => stop(r.child)));
     if (running.length > 0) lines.push(`stopped ${running.length} replica(s)`);
+    if (this.apiManager !== undefined && this.apiManager.child.exitCode === null) {
+      await stop(this.apiManager.child);
+      lines.push('stopped api-manager');
+    }
     return lines;
   }
 }

@@ -14,7 +14,9 @@ import {
   type InjectedPod,
 } from '../../test/support/seed-example.js';
 import {
+  API_MANAGER_SCRIPT,
   NO_PROXY_ENV,
+  apiManagerCommand,
   appCallArgv,
   appCallCommand,
   hasCommand,
@@ -22,6 +24,7 @@ import {
   stop,
   waitSidecarReady,
   waitUntil,
+  type ApiManager,
   type DemoStage,
   type ExecResult,
   type HttpReply,
@@ -38,6 +41,8 @@ const APP_UID = 1000;
 const PROXY_UID = 1337;
 const REPLICA_IPS = ['198.18.0.11', '198.18.0.12'] as const;
 const CLIENT_IP = '198.18.0.20';
+/** The API-management example's service, a pod of its own (namespace apim in a cluster). */
+const API_MANAGER_IP = '198.18.0.30';
 /** cluster.yaml's loopback pod IPs -> this stage's. */
 const POD_IPS = {
   '127.0.0.11': REPLICA_IPS[0],
@@ -134,6 +139,30 @@ export class NetnsStage implements DemoStage {
       '   ready: GET http://127.0.0.1:15000/ready -> 200',
     );
     return lines;
+  }
+
+  async startApiManager(consumers: Readonly<Record<string, string>>): Promise<ApiManager> {
+    const pod = this.lab.addPod('api-manager', { ip: API_MANAGER_IP, resolvConf: RESOLV_CONF });
+    const { argv, env } = apiManagerCommand(
+      `${REPO_ROOT}${API_MANAGER_SCRIPT}`,
+      '0.0.0.0',
+      8080,
+      consumers,
+    );
+    const manager = this.lab.spawn(pod.ns, argv, { uid: APP_UID, env });
+    await waitUntil('api-manager to listen', () => {
+      if (manager.child.exitCode !== null) throw new Error(`api-manager: ${manager.stderr()}`);
+      return manager.stdout().includes('listening');
+    });
+    return {
+      checkUrl: `http://${API_MANAGER_IP}:8080/check`,
+      lines: [`${manager.stdout().split('\n')[0] ?? ''} in its pod (netns ${pod.ns})`],
+      log: () =>
+        manager
+          .stdout()
+          .split('\n')
+          .filter((l) => l.startsWith('{')),
+    };
   }
 
   async lookup(host: string): Promise<string | undefined> {

@@ -22,6 +22,11 @@ export interface DemoStage {
   callCommand(url: string, headers?: readonly string[]): string;
   /** The sidecar's stdout lines so far (`kubectl logs ... -c detour-proxy`). */
   sidecarLog(): string[];
+  /**
+   * Step 8: starts the API-management example's service (api-manager.mjs) where the
+   * sidecar can call it; its forwardAuth URL on this stage.
+   */
+  startApiManager(consumers: Readonly<Record<string, string>>): Promise<ApiManager>;
   /** Runs `detour routes ARGS` where the sidecar's admin port is reachable; its stdout. */
   routes(args: readonly string[]): Promise<string>;
   /** How `detour routes` is typed on this stage. */
@@ -35,6 +40,37 @@ export interface DemoStage {
 export interface HttpReply {
   status: number;
   body: string;
+  /** Lower-case names; the last value of a repeated header. */
+  headers: Record<string, string>;
+}
+
+export interface ApiManager {
+  /** Where the sidecar reaches /check on this stage (in a cluster: the Service's name). */
+  checkUrl: string;
+  lines: string[];
+  /** Its stdout lines so far (`kubectl logs -n apim deploy/api-manager`). */
+  log(): string[];
+}
+
+/** The example's service, run as it is in the cluster (manifests/examples/api-management). */
+export const API_MANAGER_SCRIPT = 'manifests/examples/api-management/api-manager.mjs';
+
+/** argv and env of api-manager listening on `host:port` with `consumers`. */
+export function apiManagerCommand(
+  script: string,
+  host: string,
+  port: number,
+  consumers: Readonly<Record<string, string>>,
+): { argv: string[]; env: NodeJS.ProcessEnv } {
+  return {
+    argv: [process.execPath, script],
+    env: {
+      HOST: host,
+      PORT: String(port),
+      API_MANAGER_KEY_HEADER: 'x-api-key',
+      API_MANAGER_CONSUMERS: JSON.stringify(consumers),
+    },
+  };
 }
 
 export interface ExecResult {
@@ -157,9 +193,10 @@ export const NO_PROXY_ENV: NodeJS.ProcessEnv = {
 export function appCallArgv(url: string, headers: readonly string[], useCurl: boolean): string[] {
   if (useCurl) {
     const h = headers.flatMap((header) => ['-H', header]);
-    return ['curl', '-sS', '--max-time', '15', '-w', '\n%{http_code}', ...h, url];
+    // -D -: the response head first, then the body, then the status.
+    return ['curl', '-sS', '--max-time', '15', '-D', '-', '-w', '\n%{http_code}', ...h, url];
   }
-  const script = `const [url, ...hs] = process.argv.slice(1); const headers = Object.fromEntries(hs.map((h) => [h.slice(0, h.indexOf(':')).trim(), h.slice(h.indexOf(':') + 1).trim()])); require('node:http').get(url, { headers, timeout: 15000 }, (r) => { let body = ''; r.setEncoding('utf8').on('data', (d) => (body += d)).on('end', () => process.stdout.write(body + '\\n' + r.statusCode)); }).on('timeout', function () { this.destroy(new Error('timed out')); }).on('error', (e) => { console.error(String(e)); process.exit(7); });`;
+  const script = `const [url, ...hs] = process.argv.slice(1); const headers = Object.fromEntries(hs.map((h) => [h.slice(0, h.indexOf(':')).trim(), h.slice(h.indexOf(':') + 1).trim()])); require('node:http').get(url, { headers, timeout: 15000 }, (r) => { let body = ''; let head = 'HTTP/1.1 ' + r.statusCode + '\\r\\n'; for (let i = 0; i < r.rawHeaders.length; i += 2) head += r.rawHeaders[i] + ': ' + r.rawHeaders[i + 1] + '\\r\\n'; r.setEncoding('utf8').on('data', (d) => (body += d)).on('end', () => process.stdout.write(head + '\\r\\n' + body + '\\n' + r.statusCode)); }).on('timeout', function () { this.destroy(new Error('timed out')); }).on('error', (e) => { console.error(String(e)); process.exit(7); });`;
   return [process.execPath, '-e', script, url, ...headers];
 }
 
@@ -170,9 +207,20 @@ export function parseAppCall(url: string, result: ExecResult): HttpReply {
       `the app's call to ${url} failed (exit ${result.code ?? 'signal'}): ${result.stderr.trim()}`,
     );
   }
-  const lines = result.stdout.trimEnd().split('\n');
+  const end = result.stdout.indexOf('\r\n\r\n');
+  const head = end === -1 ? '' : result.stdout.slice(0, end);
+  const lines = result.stdout
+    .slice(end === -1 ? 0 : end + 4)
+    .trimEnd()
+    .split('\n');
   const status = Number(lines.pop());
-  return { status, body: lines.join('\n').trim() };
+  const headers: Record<string, string> = {};
+  for (const line of head.split('\r\n').slice(1)) {
+    const colon = line.indexOf(':');
+    if (colon > 0)
+      headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  return { status, body: lines.join('\n').trim(), headers };
 }
 
 /** How a call is shown: `curl [-H 'H: v'] URL`, or node:http's equivalent without curl. */

@@ -11,12 +11,12 @@ import { latestByKey, namespaceOf } from './object-keys.js';
  */
 export class NamespaceApiKeys {
   readonly #secrets: Map<string, V1Secret>;
+  readonly #config: PlaneConfig;
+  readonly #hasher: ApiKeyHasher;
 
-  constructor(
-    secrets: readonly V1Secret[],
-    private readonly config: PlaneConfig,
-    private readonly hasher: ApiKeyHasher,
-  ) {
+  constructor(secrets: readonly V1Secret[], config: PlaneConfig, hasher: ApiKeyHasher) {
+    this.#config = config;
+    this.#hasher = hasher;
     this.#secrets = new Map(
       latestByKey(secrets)
         .filter((s) => s.metadata?.name === config.apiKeySecretName)
@@ -24,9 +24,14 @@ export class NamespaceApiKeys {
     );
   }
 
+  /** The namespaces that have the key Secret. */
+  namespaces(): string[] {
+    return [...this.#secrets.keys()];
+  }
+
   /** [] when the namespace needs no key. */
   hashesOf(namespace: string): ApiKeyHash[] {
-    return apiKeyHashes(this.#secrets.get(namespace), this.config.apiKeySecretField, this.hasher);
+    return apiKeyHashes(this.#secrets.get(namespace), this.#config.apiKeySecretField, this.#hasher);
   }
 }
 

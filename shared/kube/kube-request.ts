@@ -19,43 +19,80 @@ export class KubeApiError extends DetourError {
   }
 }
 
+export interface KubeRequest {
+  method?: 'GET' | 'POST';
+  path: string;
+  query?: Record<string, string | number | undefined>;
+  /** Sent as JSON. */
+  body?: unknown;
+  signal?: AbortSignal | undefined;
+}
+
+/** An API server's answer as it came: the status code and the body text. */
+export interface KubeAnswer {
+  status: number;
+  statusText: string;
+  text: string;
+}
+
 /**
- * GET a JSON document with the kubeconfig's credentials and TLS settings, the same way
- * client-node's Watch does (RequestContext + undici), so lists and watches share one
- * authentication path. Paged lists need the raw `continue` token; the generated API
- * clients would do but need one method per kind.
+ * One request with the kubeconfig's credentials and TLS settings, the same way
+ * client-node's Watch does (RequestContext + undici), so lists, watches and the
+ * `detour check` probes share one authentication path. The answer is returned whatever
+ * its status: a `pods/proxy` call passes the pod's own status through.
  */
-export async function kubeGetJson(
-  kc: KubeAccess,
-  path: string,
-  query: Record<string, string | number | undefined>,
-  signal?: AbortSignal,
-): Promise<unknown> {
+export async function kubeRequest(kc: KubeAccess, request: KubeRequest): Promise<KubeAnswer> {
   const cluster = kc.getCurrentCluster();
   if (cluster === null) throw new DetourError('DETOUR_E_KUBE', 'no current cluster');
-  const url = new URL(cluster.server + path);
-  for (const [key, value] of Object.entries(query)) {
+  const url = new URL(cluster.server + request.path);
+  for (const [key, value] of Object.entries(request.query ?? {})) {
     if (value !== undefined && value !== '') url.searchParams.set(key, String(value));
   }
-  const ctx = new RequestContext(url.toString(), HttpMethod.GET);
+  const method = request.method ?? 'GET';
+  const ctx = new RequestContext(url.toString(), HttpMethod[method]);
   await kc.applySecurityAuthentication(ctx);
+  const body = request.body === undefined ? undefined : JSON.stringify(request.body);
   const response = await fetch(url, {
-    headers: { ...ctx.getHeaders(), accept: 'application/json' },
+    method,
+    headers: {
+      ...ctx.getHeaders(),
+      accept: 'application/json',
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body }),
     dispatcher: ctx.getDispatcher(),
-    signal: signal ?? null,
+    signal: request.signal ?? null,
   });
-  const text = await response.text();
-  if (!response.ok) {
-    let reason = response.statusText;
-    let message = text.slice(0, 300);
+  return { status: response.status, statusText: response.statusText, text: await response.text() };
+}
+
+/** A 2xx answer's JSON, or a KubeApiError with the Status object's reason and message. */
+export async function kubeJson(kc: KubeAccess, request: KubeRequest): Promise<unknown> {
+  const answer = await kubeRequest(kc, request);
+  if (answer.status < 200 || answer.status > 299) {
+    let reason = answer.statusText;
+    let message = answer.text.slice(0, 300);
     try {
-      const status = JSON.parse(text) as { reason?: string; message?: string };
+      const status = JSON.parse(answer.text) as { reason?: string; message?: string };
       reason = status.reason ?? reason;
       message = status.message ?? message;
     } catch {
       // not a Status object: keep the raw text
     }
-    throw new KubeApiError(response.status, reason, message, path);
+    throw new KubeApiError(answer.status, reason, message, request.path);
   }
-  return JSON.parse(text) as unknown;
+  return JSON.parse(answer.text) as unknown;
+}
+
+/**
+ * GET a JSON document. Paged lists need the raw `continue` token; the generated API
+ * clients would do but need one method per kind.
+ */
+export function kubeGetJson(
+  kc: KubeAccess,
+  path: string,
+  query: Record<string, string | number | undefined>,
+  signal?: AbortSignal,
+): Promise<unknown> {
+  return kubeJson(kc, { path, query, signal });
 }

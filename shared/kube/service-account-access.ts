@@ -33,14 +33,14 @@ export interface ServiceAccountAccessOptions {
  * and our list requests use it exactly as they use a KubeConfig.
  */
 export class ServiceAccountAccess {
-  private readonly cluster: Cluster;
-  private readonly dispatcher: Agent;
-  private token = '';
-  private readAt = 0;
+  readonly #cluster: Cluster;
+  readonly #dispatcher: Agent;
+  #token = '';
+  #readAt = 0;
 
   constructor(private readonly options: ServiceAccountAccessOptions) {
-    this.cluster = { name: 'in-cluster', server: options.server, skipTLSVerify: false };
-    this.dispatcher = new Agent({ connect: { ca: options.caPem } });
+    this.#cluster = { name: 'in-cluster', server: options.server, skipTLSVerify: false };
+    this.#dispatcher = new Agent({ connect: { ca: options.caPem } });
   }
 
   /** The pod's own credentials, or undefined when not running in a pod. */
@@ -66,24 +66,27 @@ export class ServiceAccountAccess {
   }
 
   getCurrentCluster(): Cluster {
-    return this.cluster;
+    return this.#cluster;
   }
 
   applySecurityAuthentication(context: RequestContext): Promise<void> {
-    context.setHeaderParam('Authorization', `Bearer ${this.currentToken()}`);
-    context.setDispatcher(this.dispatcher);
+    context.setHeaderParam('Authorization', `Bearer ${this.#currentToken()}`);
+    context.setDispatcher(this.#dispatcher);
     return Promise.resolve();
   }
 
-  private currentToken(): string {
+  #currentToken(): string {
     const now = Date.now();
-    if (this.token === '' || now - this.readAt >= (this.options.tokenRereadMs ?? TOKEN_REREAD_MS)) {
+    if (
+      this.#token === '' ||
+      now - this.#readAt >= (this.options.tokenRereadMs ?? TOKEN_REREAD_MS)
+    ) {
       try {
-        this.token = fs.readFileSync(this.options.tokenFile, 'utf8').trim();
-        this.readAt = now;
+        this.#token = fs.readFileSync(this.options.tokenFile, 'utf8').trim();
+        this.#readAt = now;
       } catch (err) {
         // Keep the last token when a rotation is mid-write; fail only if we never had one.
-        if (this.token === '') {
+        if (this.#token === '') {
           throw new DetourError(
             'DETOUR_E_KUBE',
             `cannot read the ServiceAccount token ${this.options.tokenFile}: ${(err as Error).message}`,
@@ -91,6 +94,6 @@ export class ServiceAccountAccess {
         }
       }
     }
-    return this.token;
+    return this.#token;
   }
 }

@@ -1,4 +1,3 @@
-import type { IncomingMessage } from 'node:http';
 import type { ScannedRequest } from '../hop-headers.js';
 import type { ProxyAnswerCode } from '../error-response.js';
 import type { Route } from '../route-table.js';
@@ -11,8 +10,17 @@ import type { Direction } from '../traffic.js';
  * Promise from `check` and the pipeline awaits it (synchronous checks stay on the fast
  * path without an extra tick).
  */
+/**
+ * What the policies read of the client's request itself: an HTTP/1 IncomingMessage and an
+ * HTTP/2 stream (sidecar/h2/) both satisfy it, so both go through one pipeline.
+ */
+export interface RequestPeer {
+  readonly method?: string | undefined;
+  readonly socket: { readonly remoteAddress?: string | undefined };
+}
+
 export interface PolicyRequest {
-  readonly req: IncomingMessage;
+  readonly req: RequestPeer;
   readonly route: Route;
   /** The scanned headers; `forward` is what goes upstream (a policy may add to it). */
   readonly headers: ScannedRequest;
@@ -66,6 +74,8 @@ export interface Policy {
   check(request: PolicyRequest): Verdict | Promise<Verdict>;
   /** What this policy would do for `route`, for `detour routes --explain`; undefined: nothing. */
   describe?(route: Route): string | undefined;
+  /** Releases what the policy holds (connection pools) when the proxy stops. */
+  close?(): Promise<void>;
 }
 
 export class PolicyPipeline {
@@ -87,6 +97,10 @@ export class PolicyPipeline {
       if (does !== undefined) steps.push({ step: policy.name, does });
     }
     return steps;
+  }
+
+  async close(): Promise<void> {
+    for (const policy of this.#policies) if (policy.close !== undefined) await policy.close();
   }
 
   /** The first rejection, synchronously when every check so far was synchronous. */

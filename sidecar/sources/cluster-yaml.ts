@@ -2,13 +2,15 @@ import { Composer, LineCounter, Parser, type Document } from 'yaml';
 import type { V1Namespace, V1Pod, V1Secret } from '@kubernetes/client-node';
 import { DetourError } from '../../shared/errors.js';
 import { parseHostGrant, type HostGrantResource } from '../../shared/host-grant.js';
+import { API_POLICY_KIND } from '../../shared/api-policy.js';
 import { parseRouteTable } from '../../shared/route-table-schema.js';
 import type { RouteTableResource } from '../../shared/route-table-resource.js';
+import { isRecord as isObject } from '../../shared/is-record.js';
 
 /**
  * A "cluster in a file": multi-document YAML of the objects the controller would read
- * from the API server (Pods with their `status`, Secrets, Namespaces, HostGrants) plus
- * optional ready-made RouteTables. `kubectl get pods,secrets -A -o yaml` output (a
+ * from the API server (Pods with their `status`, Secrets, Namespaces, HostGrants,
+ * ApiPolicies) plus optional ready-made RouteTables. `kubectl get pods,secrets -A -o yaml` output (a
  * `kind: List`) works too. Other kinds (Deployment, Service, ...) are ignored, so one
  * file can also be applied to a real cluster.
  */
@@ -17,10 +19,15 @@ export interface ClusterObjects {
   secrets: V1Secret[];
   namespaces: V1Namespace[];
   hostGrants: HostGrantResource[];
+  /**
+   * Checked by the compiler, not here: an invalid policy is logged and skipped, as the
+   * controller reports and skips it, and the rest of the file still routes.
+   */
+  apiPolicies: Record<string, unknown>[];
   routeTables: RouteTableResource[];
 }
 
-const KINDS = new Set(['Pod', 'Secret', 'Namespace', 'HostGrant', 'RouteTable']);
+const KINDS = new Set(['Pod', 'Secret', 'Namespace', 'HostGrant', API_POLICY_KIND, 'RouteTable']);
 
 /**
  * `source` names the file in errors, e.g. `manifests/examples/seed/cluster.yaml`.
@@ -38,6 +45,7 @@ export function parseClusterYaml(text: string, source: string): ClusterObjects {
     secrets: [],
     namespaces: [],
     hostGrants: [],
+    apiPolicies: [],
     routeTables: [],
   };
   for (const document of composer.compose(parser.parse(text))) {
@@ -92,6 +100,8 @@ function addObject(
     const parsed = parseHostGrant(object);
     if (!parsed.ok) throw badSource(source, line, `${name}: ${parsed.problem}`);
     out.hostGrants.push(parsed.value);
+  } else if (kind === API_POLICY_KIND) {
+    out.apiPolicies.push(object);
   } else {
     const parsed = parseRouteTable(object);
     if (!parsed.ok) throw badSource(source, line, `${name}: ${parsed.problem}`);
@@ -162,10 +172,6 @@ function checkStringMap(
 function lineOf(document: Document, lineCounter: LineCounter): number | undefined {
   const start = document.contents?.range?.[0];
   return start === undefined ? undefined : lineCounter.linePos(start).line;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 export function badSource(source: string, line: number | undefined, problem: string): DetourError {

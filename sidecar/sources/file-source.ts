@@ -2,7 +2,8 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
-import { compile } from '../../shared/compile.js';
+import { compileWithOutcomes } from '../../shared/compile.js';
+import type { ApiPolicyOutcome } from '../../shared/compile/api-policies.js';
 import { DetourError, errorMessage, isDetourError } from '../../shared/errors.js';
 import { createLogger, type Logger } from '../../shared/logger.js';
 import type { PlaneConfig } from '../../shared/plane-config.js';
@@ -23,7 +24,8 @@ const MAX_PROBLEM_LINES = 20;
 const REWATCH_DELAY_MS = 1000;
 
 /**
- * `--source file:PATH`: a YAML file of Pods (with status), Secrets and RouteTables,
+ * `--source file:PATH`: a YAML file of Pods (with status), Secrets, HostGrants,
+ * Namespaces, ApiPolicies and RouteTables,
  * compiled with the same compiler the controller runs, plus any RouteTables of the
  * proxy's plane written in the file.
  *
@@ -59,9 +61,9 @@ export class FileSource implements RouteSource {
     this.#onTable = onTable;
     this.#stopped = false;
     const text = await this.#read();
-    const table = loadTable(text, this.#path, this.#config);
+    const loaded = loadCluster(text, this.#path, this.#config);
     this.#lastDigest = digest(text);
-    this.#deliver(table);
+    this.#deliver(loaded);
     this.#watch();
   }
 
@@ -125,9 +127,9 @@ export class FileSource implements RouteSource {
     }
     const textDigest = digest(text);
     if (textDigest === this.#lastDigest) return;
-    let table: RouteTable;
+    let loaded: LoadedCluster;
     try {
-      table = loadTable(text, this.#path, this.#config);
+      loaded = loadCluster(text, this.#path, this.#config);
     } catch (err) {
       this.#keepLast(err);
       return;
@@ -135,7 +137,7 @@ export class FileSource implements RouteSource {
     // stop() may have been called while the file was read.
     if (this.#isStopped()) return;
     this.#lastDigest = textDigest;
-    this.#deliver(table);
+    this.#deliver(loaded);
   }
 
   #isStopped(): boolean {
@@ -150,7 +152,7 @@ export class FileSource implements RouteSource {
     );
   }
 
-  #deliver(table: RouteTable): void {
+  #deliver({ table, apiPolicies }: LoadedCluster): void {
     this.#log.info(
       {
         file: this.#path,
@@ -168,16 +170,38 @@ export class FileSource implements RouteSource {
     for (const conflict of table.conflicts.slice(0, MAX_PROBLEM_LINES)) {
       this.#log.warn({ ...conflict }, 'route claimed by two namespaces; the oldest claim wins');
     }
+    // What the controller would write to the policies' status, in the log instead.
+    const reported = apiPolicies.filter((p) => p.problem !== undefined || p.lost.length > 0);
+    for (const p of reported.slice(0, MAX_PROBLEM_LINES)) {
+      const apiPolicy = `${p.namespace}/${p.name}`;
+      if (p.problem !== undefined) {
+        this.#log.warn({ apiPolicy, problem: p.problem }, 'ApiPolicy invalid; skipped');
+      } else {
+        this.#log.warn({ apiPolicy, lost: p.lost }, 'ApiPolicy overridden on some routes');
+      }
+    }
     this.#onTable?.(table);
   }
 }
 
+export interface LoadedCluster {
+  table: RouteTable;
+  apiPolicies: ApiPolicyOutcome[];
+}
+
 /** Parses and compiles the file's text; throws DETOUR_E_BAD_SOURCE naming the file and line. */
-export function loadTable(text: string, path: string, config: PlaneConfig): RouteTable {
+export function loadCluster(text: string, path: string, config: PlaneConfig): LoadedCluster {
   const objects = parseClusterYaml(text, path);
-  const compiled = compile(objects, config);
+  const compiled = compileWithOutcomes(objects, config);
   const literal = objects.routeTables.filter((t) => t.spec.plane === config.plane);
-  return RouteTable.fromResources([...compiled, ...literal]);
+  return {
+    table: RouteTable.fromResources([...compiled.tables, ...literal]),
+    apiPolicies: compiled.apiPolicies,
+  };
+}
+
+export function loadTable(text: string, path: string, config: PlaneConfig): RouteTable {
+  return loadCluster(text, path, config).table;
 }
 
 /** `file:PATH` -> PATH; undefined for any other source flag. */

@@ -44,160 +44,160 @@ export type StatusListener = (connected: boolean) => void;
  */
 export class KubeSource implements RouteSource {
   readonly description = 'kube';
-  private readonly informer: ResilientInformer<RouteTableResource>;
-  private readonly log: Logger;
-  private readonly listeners = new Set<StatusListener>();
-  private onTable: ((table: RouteTable) => void) | undefined;
-  private current: RouteTable | undefined;
-  private pending: NodeJS.Immediate | undefined;
-  private retry: NodeJS.Timeout | undefined;
-  private checked = new Map<string, ParseResult>();
-  private fingerprint = '';
-  private isConnected = false;
-  private stopped = false;
+  readonly #informer: ResilientInformer<RouteTableResource>;
+  readonly #log: Logger;
+  readonly #listeners = new Set<StatusListener>();
+  #onTable: ((table: RouteTable) => void) | undefined;
+  #current: RouteTable | undefined;
+  #pending: NodeJS.Immediate | undefined;
+  #retry: NodeJS.Timeout | undefined;
+  #checked = new Map<string, ParseResult>();
+  #fingerprint = '';
+  #isConnected = false;
+  #stopped = false;
 
   constructor(options: KubeSourceOptions) {
     const { config } = options;
-    this.log = (options.logger ?? createLogger()).child({ source: 'kube', plane: config.plane });
+    this.#log = (options.logger ?? createLogger()).child({ source: 'kube', plane: config.plane });
     const extra = options.hooks ?? {};
-    this.informer = new ResilientInformer<RouteTableResource>({
+    this.#informer = new ResilientInformer<RouteTableResource>({
       name: 'routetables',
       kubeConfig: options.kubeConfig,
       path: `/apis/${ROUTE_TABLE_GROUP}/${ROUTE_TABLE_VERSION}/${ROUTE_TABLE_PLURAL}`,
       labelSelector: `${PLANE_LABEL}=${config.plane}`,
-      logger: this.log,
+      logger: this.#log,
       knobs: options.knobs ?? loadWatchKnobs(),
       hooks: {
         ...extra,
         connected: (connected) => {
           extra.connected?.(connected);
-          this.setConnected(connected);
+          this.#setConnected(connected);
         },
       },
     });
-    this.informer.onEvent(() => {
-      this.scheduleRebuild();
+    this.#informer.onEvent(() => {
+      this.#scheduleRebuild();
     });
   }
 
   /** Subscribe to connection changes; returns the unsubscribe function. */
   onStatus(listener: StatusListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   get connected(): boolean {
-    return this.isConnected;
+    return this.#isConnected;
   }
 
   /** The last table delivered (undefined before the first sync). */
   get table(): RouteTable | undefined {
-    return this.current;
+    return this.#current;
   }
 
   async start(onTable: (table: RouteTable) => void): Promise<void> {
-    this.onTable = onTable;
-    this.stopped = false;
-    this.informer.start();
-    await this.informer.synced;
-    this.rebuild();
+    this.#onTable = onTable;
+    this.#stopped = false;
+    this.#informer.start();
+    await this.#informer.synced;
+    this.#rebuild();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.pending !== undefined) clearImmediate(this.pending);
-    this.pending = undefined;
-    clearTimeout(this.retry);
-    await this.informer.stop();
+    this.#stopped = true;
+    if (this.#pending !== undefined) clearImmediate(this.#pending);
+    this.#pending = undefined;
+    clearTimeout(this.#retry);
+    await this.#informer.stop();
   }
 
-  private setConnected(connected: boolean): void {
-    if (connected === this.isConnected || this.stopped) return;
-    this.isConnected = connected;
-    const table = this.current;
+  #setConnected(connected: boolean): void {
+    if (connected === this.#isConnected || this.#stopped) return;
+    this.#isConnected = connected;
+    const table = this.#current;
     if (!connected) {
-      this.log.warn(
+      this.#log.warn(
         { version: table?.version, routes: table?.routeCount },
         'API server unreachable: serving the last good route table until the watch is back',
       );
     } else if (table !== undefined) {
-      this.log.info(
+      this.#log.info(
         { version: table.version, routes: table.routeCount },
         'API server reachable again',
       );
     }
-    for (const listener of this.listeners) {
+    for (const listener of this.#listeners) {
       try {
         listener(connected);
       } catch (err) {
-        this.log.warn({ err: errorMessage(err) }, 'status listener threw');
+        this.#log.warn({ err: errorMessage(err) }, 'status listener threw');
       }
     }
   }
 
   /** Coalesce: a relist of 500 namespaces emits 500 events and yields one table. */
-  private scheduleRebuild(): void {
-    if (!this.informer.hasSynced || this.pending !== undefined || this.stopped) return;
-    this.pending = setImmediate(() => {
-      this.pending = undefined;
-      this.rebuild();
+  #scheduleRebuild(): void {
+    if (!this.#informer.hasSynced || this.#pending !== undefined || this.#stopped) return;
+    this.#pending = setImmediate(() => {
+      this.#pending = undefined;
+      this.#rebuild();
     });
   }
 
-  private rebuild(): void {
-    clearTimeout(this.retry);
-    if (this.stopped || this.onTable === undefined) return;
-    const resources = this.informer.list();
+  #rebuild(): void {
+    clearTimeout(this.#retry);
+    if (this.#stopped || this.#onTable === undefined) return;
+    const resources = this.#informer.list();
     const fingerprint = resources
       .map((r) => `${r.metadata.namespace}/${r.metadata.resourceVersion ?? ''}`)
       .sort()
       .join(',');
-    if (fingerprint === this.fingerprint && this.current !== undefined) return;
+    if (fingerprint === this.#fingerprint && this.#current !== undefined) return;
     const valid: RouteTableResource[] = [];
     const checked = new Map<string, ParseResult>();
     for (const resource of resources) {
       // Re-check only tables that changed: 500 namespaces must not cost 500 schema
       // checks per pod event.
       const key = `${resource.metadata.namespace}/${resource.metadata.resourceVersion ?? ''}`;
-      const parsed = this.checked.get(key) ?? parseRouteTable(resource);
+      const parsed = this.#checked.get(key) ?? parseRouteTable(resource);
       checked.set(key, parsed);
       if (parsed.ok) valid.push(parsed.value);
-      else if (!this.checked.has(key)) {
-        this.log.warn(
+      else if (!this.#checked.has(key)) {
+        this.#log.warn(
           { namespace: resource.metadata.namespace, problem: parsed.problem },
           'RouteTable ignored: it does not match the schema',
         );
       }
     }
-    this.checked = checked;
+    this.#checked = checked;
     let table: RouteTable;
     try {
       table = RouteTable.fromResources(valid);
     } catch (err) {
-      this.log.error(
+      this.#log.error(
         { err: errorMessage(err) },
         'route table build failed; keeping the last good table',
       );
       return;
     }
     try {
-      this.onTable(table);
+      this.#onTable(table);
     } catch (err) {
       // The consumer failed to take the table: keep the fingerprint stale so a retry
       // (or the next change) delivers it again, and never let it crash the watch.
-      this.log.error(
+      this.#log.error(
         { err: errorMessage(err), version: table.version },
         'route table consumer threw; retrying',
       );
-      this.retry = setTimeout(() => {
-        this.retry = undefined;
-        this.rebuild();
+      this.#retry = setTimeout(() => {
+        this.#retry = undefined;
+        this.#rebuild();
       }, RETRY_DELIVERY_MS);
       return;
     }
-    this.fingerprint = fingerprint;
-    this.current = table;
-    this.log.info(
+    this.#fingerprint = fingerprint;
+    this.#current = table;
+    this.#log.info(
       { version: table.version, routes: table.routeCount, namespaces: valid.length },
       'route table delivered',
     );

@@ -1,7 +1,9 @@
 import { expect } from 'chai';
+import { eventually } from '../support/eventually.js';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, stringify } from 'yaml';
 import { detourArgv, runDetour } from '../support/cli.js';
 import { NetnsLab, netnsUnavailable, type NetnsPod, type NetnsProcess } from '../support/netns.js';
@@ -61,13 +63,16 @@ metadata:
   labels: { app: my-application, routable: 'true' }
   annotations:
     privateHosts: ${HOST}
-    privatePaths: 3000:/nodejs
+    privatePaths: 3000:/nodejs 50051:/detour.test.Echo
     detour.dev/status: '${status}'
 spec:
   containers:
     - name: my-application
       image: node:24-slim
-      ports: [{ name: http, containerPort: 3000 }, { name: db, containerPort: 5432 }]
+      ports:
+        - { name: http, containerPort: 3000 }
+        - { name: db, containerPort: 5432 }
+        - { name: grpc, containerPort: 50051 }
 status:
   phase: Running
   podIP: ${DEST_IP}
@@ -98,7 +103,11 @@ async function injectDestination(dir: string): Promise<InjectedDestination> {
   const template = deployment.spec.template;
   template.metadata.labels = { ...template.metadata.labels, 'detour.dev/inject': 'true' };
   const app = template.spec.containers[0]!;
-  app.ports = [...(app.ports ?? []), { name: 'db', containerPort: 5432 }];
+  app.ports = [
+    ...(app.ports ?? []),
+    { name: 'db', containerPort: 5432 },
+    { name: 'grpc', containerPort: 50051 },
+  ];
   const file = join(dir, 'my-application.yaml');
   writeFileSync(file, stringify(deployment));
   const result = await runDetour(['inject', '-f', file], { timeoutMs: 60_000 });
@@ -130,20 +139,6 @@ async function injectDestination(dir: string): Promise<InjectedDestination> {
   };
 }
 
-async function eventually<T>(
-  what: string,
-  attempt: () => Promise<T | undefined>,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (let i = 0; i < 600 && Date.now() < deadline; i++) {
-    const value = await attempt();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 function accessLines(proc: NetnsProcess): Record<string, unknown>[] {
   return proc
     .stdout()
@@ -156,6 +151,24 @@ function accessLines(proc: NetnsProcess): Record<string, unknown>[] {
 /** argv of a raw TCP echo server on 0.0.0.0:port (the "database" port). */
 function tcpEchoArgv(port: number): string[] {
   const script = `require('node:net').createServer((s) => { s.on('error', () => {}); s.pipe(s); }).listen(${port}, '0.0.0.0', () => console.log('listening'));`;
+  return [process.execPath, '-e', script];
+}
+
+/** @grpc/grpc-js, by absolute path: the scripts below run from no package of their own. */
+const GRPC_JS = fileURLToPath(new URL('../../node_modules/@grpc/grpc-js', import.meta.url));
+const ECHO_METHOD = `{ path: '/detour.test.Echo/Unary', requestStream: false, responseStream: false, requestSerialize: (b) => b, requestDeserialize: (b) => b, responseSerialize: (b) => b, responseDeserialize: (b) => b }`;
+
+/** argv of a gRPC server (unary Echo: answers `pod|` + the request) on 0.0.0.0:port. */
+function grpcServerArgv(pod: string, port: number): string[] {
+  const script = `const grpc = require(${JSON.stringify(GRPC_JS)}); const s = new grpc.Server(); s.addService({ unary: ${ECHO_METHOD} }, { unary: (call, done) => done(null, Buffer.concat([Buffer.from(${JSON.stringify(`${pod}|`)}), call.request])) }); s.bindAsync('0.0.0.0:${port}', grpc.ServerCredentials.createInsecure(), () => console.log('listening'));`;
+  return [process.execPath, '-e', script];
+}
+
+/** argv of a gRPC client: one unary call to `target`; prints `{code, reply}` as JSON. */
+function grpcClientArgv(target: string, apiKey: string | undefined): string[] {
+  const metadata =
+    apiKey === undefined ? '' : `md.set('x-routing-api-key', ${JSON.stringify(apiKey)});`;
+  const script = `const grpc = require(${JSON.stringify(GRPC_JS)}); const Client = grpc.makeGenericClientConstructor({ unary: ${ECHO_METHOD} }, 'Echo'); const c = new Client(${JSON.stringify(target)}, grpc.credentials.createInsecure(), { 'grpc.service_config_disable_resolution': 1 }); const md = new grpc.Metadata(); ${metadata} c.unary(Buffer.from('hi'), md, { deadline: Date.now() + 8000 }, (err, reply) => { console.log(JSON.stringify(err ? { code: err.code } : { code: 0, reply: reply.toString() })); c.close(); });`;
   return [process.execPath, '-e', script];
 }
 
@@ -195,13 +208,13 @@ describe('e2e: enforce at the destination (inbound capture, netns, iptables)', f
   };
 
   const ready = (pod: NetnsPod, proc: NetnsProcess) =>
-    eventually(`${pod.name}'s proxy /ready`, async () => {
+    eventually(async () => {
       if (proc.child.exitCode !== null) {
         throw new Error(`proxy exited: ${proc.stderr()}${proc.stdout()}`);
       }
       const r = await curl(pod, 'http://127.0.0.1:15000/ready', [], undefined);
       return r.status === 200 ? true : undefined;
-    });
+    }, `${pod.name}'s proxy /ready`);
 
   before(async function () {
     const reason = netnsUnavailable();
@@ -212,8 +225,8 @@ describe('e2e: enforce at the destination (inbound capture, netns, iptables)', f
     dir = mkdtempSync(join(tmpdir(), 'detour-e2e-inbound-'));
     chmodSync(dir, 0o755);
     injected = await injectDestination(dir);
-    expect(injected.initArgs.join(' ')).to.include('--inbound 3000=15100,5432=15101');
-    expect(injected.proxyArgs.join(' ')).to.include('--inbound 3000=15100,5432=15101');
+    expect(injected.initArgs.join(' ')).to.include('--inbound 3000=15100,5432=15101,50051=15102');
+    expect(injected.proxyArgs.join(' ')).to.include('--inbound 3000=15100,5432=15101,50051=15102');
     expect(injected.readinessProbe?.httpGet).to.deep.include({
       path: '/app-health/my-application/readyz',
       port: 15000,
@@ -252,6 +265,7 @@ describe('e2e: enforce at the destination (inbound capture, netns, iptables)', f
 
     app = lab.spawn(dest.ns, echoServerArgv(DEST_POD, 3000), { uid: APP_UID });
     lab.spawn(dest.ns, tcpEchoArgv(5432), { uid: APP_UID });
+    lab.spawn(dest.ns, grpcServerArgv(DEST_POD, 50051), { uid: APP_UID });
     const source = ['--source', `file:${clusterFile}`];
     destProxy = lab.spawn(
       dest.ns,
@@ -281,10 +295,10 @@ describe('e2e: enforce at the destination (inbound capture, netns, iptables)', f
       },
     );
     await Promise.all([ready(dest, destProxy), ready(caller, callerProxy)]);
-    await eventually('the app serving in its pod', async () => {
+    await eventually(async () => {
       const r = await curl(dest, `http://127.0.0.1:3000/`, [], APP_UID);
       return r.status === 200 ? true : undefined;
-    });
+    }, 'the app serving in its pod');
   });
 
   after(async () => {
@@ -305,24 +319,26 @@ describe('e2e: enforce at the destination (inbound capture, netns, iptables)', f
     expect(allowed.status).to.equal(200);
     const reply = JSON.parse(allowed.body) as { pod: string; apiKey: string | null };
     expect(reply).to.include({ pod: DEST_POD, apiKey: null });
-    await eventually('the inbound access-log lines', () => {
+    await eventually(() => {
       const statuses = accessLines(destProxy)
         .filter((l) => l.direction === 'inbound')
         .map((l) => l.status);
       return Promise.resolve(statuses.includes(403) && statuses.includes(200) ? true : undefined);
-    });
+    }, 'the inbound access-log lines');
   });
 
   it('passes a raw TCP port the app declares through byte for byte', async () => {
     const hex = '160301000aff000d0a80414243';
     const result = await lab!.exec(bare.ns, tcpClientArgv(DEST_IP, 5432, hex), { uid: APP_UID });
     expect(result.stdout.trim()).to.equal(hex);
-    await eventually('the tcp access-log line', () =>
-      Promise.resolve(
-        accessLines(destProxy).some((l) => l.protocol === 'tcp' && l.direction === 'inbound')
-          ? true
-          : undefined,
-      ),
+    await eventually(
+      () =>
+        Promise.resolve(
+          accessLines(destProxy).some((l) => l.protocol === 'tcp' && l.direction === 'inbound')
+            ? true
+            : undefined,
+        ),
+      'the tcp access-log line',
     );
   });
 
@@ -334,18 +350,52 @@ describe('e2e: enforce at the destination (inbound capture, netns, iptables)', f
     ]);
     expect(status).to.equal(200);
     expect(JSON.parse(body)).to.include({ pod: DEST_POD, url: '/nodejs/hello', apiKey: null });
-    await eventually('both access-log lines', () =>
-      Promise.resolve(
-        accessLines(callerProxy).some((l) => l.path === '/nodejs/hello') &&
-          accessLines(destProxy).some((l) => l.path === '/nodejs/hello')
-          ? true
-          : undefined,
-      ),
+    await eventually(
+      () =>
+        Promise.resolve(
+          accessLines(callerProxy).some((l) => l.path === '/nodejs/hello') &&
+            accessLines(destProxy).some((l) => l.path === '/nodejs/hello')
+            ? true
+            : undefined,
+        ),
+      'both access-log lines',
     );
     const out = accessLines(callerProxy).find((l) => l.path === '/nodejs/hello');
     const inn = accessLines(destProxy).find((l) => l.path === '/nodejs/hello');
     expect(out).to.include({ direction: 'outbound', status: 200, route: `${HOST}/nodejs` });
     expect(inn).to.include({ direction: 'inbound', status: 200, route: `${HOST}/nodejs` });
+  });
+
+  it('routes a gRPC call (h2c) from a captured app by plain hostname, checked at the destination', async () => {
+    const call = async (apiKey: string | undefined): Promise<{ code: number; reply?: string }> => {
+      const result = await lab!.exec(caller.ns, grpcClientArgv(`${HOST}:80`, apiKey), {
+        uid: APP_UID,
+      });
+      return JSON.parse(result.stdout.trim()) as { code: number; reply?: string };
+    };
+    // enforcedAt: destination: the destination's sidecar refuses, as trailers-only.
+    expect(await call(undefined)).to.deep.equal({ code: 7 });
+    expect(await call(API_KEY)).to.deep.equal({ code: 0, reply: `${DEST_POD}|hi` });
+    const path = '/detour.test.Echo/Unary';
+    await eventually(
+      () =>
+        accessLines(callerProxy).some((l) => l.path === path && l.grpcStatus === 0) &&
+        accessLines(destProxy).some((l) => l.path === path && l.grpcStatus === 0)
+          ? true
+          : undefined,
+      'both h2 access-log lines',
+    );
+    const out = accessLines(callerProxy).find((l) => l.path === path && l.grpcStatus === 0);
+    const inn = accessLines(destProxy).find((l) => l.path === path && l.grpcStatus === 0);
+    expect(out).to.include({
+      direction: 'outbound',
+      protocol: 'h2',
+      route: `${HOST}/detour.test.Echo`,
+    });
+    expect(inn).to.include({ direction: 'inbound', protocol: 'h2', upstream: `${DEST_IP}:50051` });
+    expect(accessLines(destProxy).some((l) => l.path === path && l.grpcStatus === 7)).to.equal(
+      true,
+    );
   });
 
   it('answers the rewritten probes from the admin port while the app serves, and fails them when it stops', async () => {
@@ -366,6 +416,6 @@ describe('e2e: enforce at the destination (inbound capture, netns, iptables)', f
     };
     expect(await probe()).to.equal(200);
     app.child.kill('SIGTERM');
-    await eventually('the probe failing', async () => ((await probe()) === 503 ? true : undefined));
+    await eventually(async () => ((await probe()) === 503 ? true : undefined), 'the probe failing');
   });
 });

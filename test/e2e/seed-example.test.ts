@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { eventually } from '../support/eventually.js';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,20 +50,6 @@ interface Reply {
   url: string;
   host: string;
   apiKey: string | null;
-}
-
-async function eventually<T>(
-  what: string,
-  attempt: () => Promise<T | undefined>,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (let i = 0; i < 600 && Date.now() < deadline; i++) {
-    const value = await attempt();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 function accessLines(proc: NetnsProcess): Record<string, unknown>[] {
@@ -154,7 +141,6 @@ describe('e2e: the seed example with real capture (netns, iptables, DNS)', funct
     );
   const ready = (pod: NetnsPod, proc: NetnsProcess) =>
     eventually(
-      `${pod.name}'s proxy /ready`,
       async () => {
         if (proc.child.exitCode !== null)
           throw new Error(`proxy exited: ${proc.stderr()}${proc.stdout()}`);
@@ -169,6 +155,7 @@ describe('e2e: the seed example with real capture (netns, iptables, DNS)', funct
         ]);
         return r.stdout === '200' ? true : undefined;
       },
+      `${pod.name}'s proxy /ready`,
       90_000,
     );
 
@@ -252,7 +239,7 @@ describe('e2e: the seed example with real capture (netns, iptables, DNS)', funct
       [decoy, '198.18.0.40', 80],
       [external, '198.18.0.41', 80],
     ] as const) {
-      await eventually(`${pod.name} serving`, async () => {
+      await eventually(async () => {
         const r = await lab!.exec(lab!.bridgeNs, [
           'curl',
           '-s',
@@ -261,7 +248,7 @@ describe('e2e: the seed example with real capture (netns, iptables, DNS)', funct
           `http://${ip}:${port}/`,
         ]);
         return r.code === 0 ? true : undefined;
-      });
+      }, `${pod.name} serving`);
     }
   });
 
@@ -310,19 +297,22 @@ describe('e2e: the seed example with real capture (netns, iptables, DNS)', funct
     const { status, body } = await curl(clientEnv, `http://${HOST}${URL_PATH}`, { env: envVars });
     expect(status).to.equal(200);
     expect((JSON.parse(body) as Reply).pod).to.match(/^my-application-/);
-    await eventually('proxy-env access log', () =>
-      Promise.resolve(accessLines(proxyEnv).length === 1 ? true : undefined),
+    await eventually(
+      () => Promise.resolve(accessLines(proxyEnv).length === 1 ? true : undefined),
+      'proxy-env access log',
     );
   });
 
   it('does not capture a namespace without the rules: the call reaches the real address', async () => {
     // Let the earlier calls' lines arrive first, so any new line would be this call's.
-    await eventually('earlier access-log lines', () =>
-      Promise.resolve(
-        accessLines(proxy).length === callsThroughClient && accessLines(proxyNoDns).length === 1
-          ? true
-          : undefined,
-      ),
+    await eventually(
+      () =>
+        Promise.resolve(
+          accessLines(proxy).length === callsThroughClient && accessLines(proxyNoDns).length === 1
+            ? true
+            : undefined,
+        ),
+      'earlier access-log lines',
     );
     const before = accessLines(proxy).length + accessLines(proxyNoDns).length;
     expect(await getent(bare, HOST)).to.equal('198.18.0.40');
@@ -334,10 +324,10 @@ describe('e2e: the seed example with real capture (netns, iptables, DNS)', funct
 
   it('enforces the API key once the routing Secret exists, and strips it', async () => {
     writeFileSync(clusterFile, clusterYaml(true), { mode: 0o644 });
-    await eventually('the Secret in the route table', async () => {
+    await eventually(async () => {
       const r = await lab!.exec(client.ns, ['curl', '-s', 'http://127.0.0.1:15000/routes']);
       return /"apiKeyRequired":\s*true/.test(r.stdout) ? true : undefined;
-    });
+    }, 'the Secret in the route table');
     const denied = await callClient(`http://${HOST}${URL_PATH}`);
     expect(denied.status).to.equal(403);
     const allowed = await callClient(`http://${HOST}${URL_PATH}`, [
@@ -348,8 +338,9 @@ describe('e2e: the seed example with real capture (netns, iptables, DNS)', funct
   });
 
   it("writes one access-log line per call on the sidecar's stdout", async () => {
-    await eventually('access-log lines', () =>
-      Promise.resolve(accessLines(proxy).length >= callsThroughClient ? true : undefined),
+    await eventually(
+      () => Promise.resolve(accessLines(proxy).length >= callsThroughClient ? true : undefined),
+      'access-log lines',
     );
     const lines = accessLines(proxy);
     expect(lines).to.have.length(callsThroughClient);

@@ -48,6 +48,7 @@ describe('controller and kube source under the RBAC of manifests/base', function
       paths: '8080:/',
     });
     await admin.putSecret('shop', 'routing', { 'private-api-key': 'k' });
+    await admin.putApiPolicy('shop', 'limits', { rateLimit: { requests: 1, per: 'second' } });
     const config = loadPlaneConfig('private', {});
     const controller = new Controller({
       kubeConfig: double.kubeConfig('controller'),
@@ -71,6 +72,18 @@ describe('controller and kube source under the RBAC of manifests/base', function
         const match = table?.match('web.shop', '/');
         return match?.kind === 'route' && match.route.apiKeyHashes.length === 2 ? true : undefined;
       }, 'the protected route');
+      // The ApiPolicy is compiled in, and its status written through apipolicies/status.
+      await eventually(() => {
+        const match = table?.match('web.shop', '/');
+        return match?.kind === 'route' && match.route.policy?.name === 'shop/limits'
+          ? true
+          : undefined;
+      }, 'the policy on the route');
+      const status = await eventually(async () => {
+        const policy = await admin.getApiPolicy('shop', 'limits');
+        return (policy.status as { routes?: string[] } | undefined)?.routes;
+      }, 'the ApiPolicy status');
+      expect(status).to.deep.equal(['web.shop/']);
       expect(double.counters.forbidden).to.equal(0);
     } finally {
       await source.stop();
@@ -78,7 +91,7 @@ describe('controller and kube source under the RBAC of manifests/base', function
     }
   });
 
-  it('refuses what the roles do not grant: the sidecar reading Pods or Secrets, any unfiltered Secret list', async () => {
+  it('refuses what the roles do not grant: the sidecar reading Pods, Secrets or ApiPolicies, any unfiltered Secret list', async () => {
     const sidecar = double.kubeConfig('sidecar').makeApiClient(CoreV1Api);
     const controller = double.kubeConfig('controller').makeApiClient(CoreV1Api);
     const code = (p: Promise<unknown>) =>
@@ -87,6 +100,8 @@ describe('controller and kube source under the RBAC of manifests/base', function
         (e: unknown) => (e as { code: number }).code,
       );
     expect(await code(sidecar.listPodForAllNamespaces())).to.equal(403);
+    const sidecarCustom = new KubeTestClient(double.kubeConfig('sidecar'));
+    expect(await code(sidecarCustom.getApiPolicy('shop', 'limits'))).to.equal(403);
     expect(
       await code(sidecar.listSecretForAllNamespaces({ fieldSelector: 'metadata.name=routing' })),
     ).to.equal(403);

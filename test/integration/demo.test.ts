@@ -104,6 +104,7 @@ const LOOPBACK_ENDPOINTS = [
   ['127.0.0.1', 25053],
   ['127.0.0.11', 3000],
   ['127.0.0.12', 3000],
+  ['127.0.0.1', 25080],
 ] as const;
 
 /** The outcomes both modes must narrate, and the clean-up. */
@@ -129,14 +130,46 @@ function expectSeedStory(run: DemoRun): void {
     .true;
 
   const routes = section(run.stdout, 7).join('\n');
-  expect(routes).to.match(/HOST\s+PATH\s+NAMESPACE\s+API KEY\s+ENFORCED AT\s+ENDPOINTS/);
+  expect(routes).to.match(/HOST\s+PATH\s+NAMESPACE\s+API KEY\s+ENFORCED AT\s+POLICY\s+ENDPOINTS/);
   expect(routes).to.match(/my-application\.my-namespace\s+\/nodejs\s+my-namespace\s+yes\s/);
   expect(routes).to.include('path /nodejs/hello matches route /nodejs');
 
-  const cleanUp = section(run.stdout, 8).join('\n');
+  expectApiManagement(section(run.stdout, 8));
+
+  const cleanUp = section(run.stdout, 9).join('\n');
   expect(cleanUp).to.include('the sidecar drained on SIGTERM and exited with code 0');
   expect(run.stdout).to.include('done: everything the demo started has stopped.');
   expectNothingLeft(run);
+}
+
+/**
+ * Step 8: the API-management example's ApiPolicy in the call: allowed with the consumer
+ * reaching the app (and its key not), api-manager's own refusal relayed, then a 429 with
+ * its rate-limit fields once the per-consumer budget (5) is spent.
+ */
+function expectApiManagement(lines: string[]): void {
+  const text = lines.join('\n');
+  expect(text).to.include('ApiPolicy my-namespace/my-application-consumers applies');
+  expect(statuses(lines)).to.deep.equal([200, 403, 200, 200, 200, 200, 429]);
+  const allowed = lines.filter((l) => l.startsWith('   -> 200 '));
+  expect(allowed.every((l) => l.includes('"consumer":"alice","apiManagerKey":null'))).to.be.true;
+  expect(text).to.include('header x-api-managed-by: api-manager');
+  expect(text).to.match(/-> 403 \{"error":"unknown_api_key"/);
+  expect(text).to.match(/-> 429 \{"error":"DETOUR_E_RATE_LIMITED"/);
+  expect(text).to.match(/\n {6}retry-after: \d+\n/);
+  expect(text).to.include('ratelimit-policy: "my-namespace/my-application-consumers";q=5;w=60');
+  const meter = lines
+    .filter((l) => l.startsWith('   {"time"'))
+    .map((l) => JSON.parse(l) as { decision: string; consumer?: string });
+  expect(meter.map((m) => m.decision)).to.deep.equal([
+    'allowed',
+    'unknown-key',
+    'allowed',
+    'allowed',
+    'allowed',
+    'allowed',
+    'allowed',
+  ]);
 }
 
 /** The temporary directory gone, no process using it, the lab's namespaces deleted. */

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { until } from '../support/eventually.js';
 import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,13 +30,9 @@ status:
 `;
 }
 
-/** Polls `predicate` every 20 ms for at most `timeoutMs` (generous: a loaded 2-core box). */
-async function waitFor(predicate: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
+/** Generous deadlines: a loaded 2-core box. */
+function waitFor(predicate: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  return until(predicate, what, timeoutMs);
 }
 
 describe('file source', function () {

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { until } from '../support/eventually.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,9 +68,14 @@ describe('detour proxy command', function () {
       const slow = send(run.proxy, 'my-application.my-namespace', '/nodejs/delay/1500', {
         headers: { 'x-request-id': 'cli-drain' },
       });
-      await new Promise((res) => setTimeout(res, 300));
+      // Polled with a deadline, not slept: the request is in flight when the gauge says so,
+      // and the proxy drains once it logged so.
+      await until(async () => {
+        const text = await (await request(`${run.admin}/metrics`)).body.text();
+        return text.includes('detour_proxy_requests_in_flight 1');
+      });
       run.child.kill('SIGTERM');
-      await new Promise((res) => setTimeout(res, 300));
+      await until(() => Promise.resolve(run.lines.some((l) => l.includes('"msg":"draining"'))));
       // Draining: no new connections, but the one in flight is answered.
       const late = await request(`${run.proxy}/nodejs/late`, {
         headers: { host: 'my-application.my-namespace' },

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { WebSocket } from 'ws';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { startUpstream, tableResource, type TestUpstream } from '../support/upstream.js';
@@ -134,6 +135,36 @@ describe('detour proxy: inbound (enforce at the destination)', function () {
     expect(p.proxy.metrics.requests.count('my-app.locked/api', 200, 'inbound')).to.equal(1);
   });
 
+  it('checks WebSocket upgrades inbound too, and splices them to the app', async () => {
+    const url = `ws://127.0.0.1:${httpPort()}/ws`;
+    const denied = await new Promise<number>((resolve) => {
+      const ws = new WebSocket(url, { headers: { host: 'my-app.locked' } });
+      ws.on('unexpected-response', (_req, res) => {
+        resolve(res.statusCode ?? 0);
+      });
+      ws.on('open', () => {
+        ws.close();
+        resolve(101);
+      });
+      ws.on('error', () => {
+        resolve(-1);
+      });
+    });
+    expect(denied).to.equal(403);
+    const hello = await new Promise<string>((resolve, reject) => {
+      const ws = new WebSocket(url, {
+        headers: { host: 'my-app.locked', 'x-routing-api-key': 's3cret' },
+      });
+      ws.on('message', (data: Buffer) => {
+        ws.close();
+        resolve(data.toString('utf8'));
+      });
+      ws.on('error', reject);
+    });
+    expect(hello).to.match(/^app:hello /);
+    expect(app.upgradeHeaders.at(-1)).to.not.have.property('x-routing-api-key');
+  });
+
   it('does not let a client that waits before speaking skip the checks', async () => {
     const c = connect(httpPort());
     await new Promise((r) => setTimeout(r, 300)); // past the 100 ms sniff
@@ -178,7 +209,9 @@ describe('detour proxy: inbound (enforce at the destination)', function () {
     expect(sniffKind(Buffer.from('GET / HTTP/1.1'))).to.equal('http');
     expect(sniffKind(Buffer.from('M-SEARCH * HTTP/1.1'))).to.equal('http');
     expect(sniffKind(Buffer.from('GE'))).to.equal('more');
-    expect(sniffKind(Buffer.from('PRI * HTTP/2.0\r\n'))).to.equal('other');
+    expect(sniffKind(Buffer.from('PRI * HTTP/2.0\r\n'))).to.equal('more');
+    expect(sniffKind(Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'))).to.equal('h2');
+    expect(sniffKind(Buffer.from('PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n'))).to.equal('other');
     expect(sniffKind(Buffer.from([0x16, 0x03]))).to.equal('other');
     expect(sniffKind(Buffer.from(' GET'))).to.equal('other');
     expect(sniffKind(Buffer.from('get / HTTP/1.1'))).to.equal('other');

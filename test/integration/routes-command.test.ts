@@ -67,9 +67,9 @@ describe('detour routes', function () {
       expect(r.code).to.equal(0);
       const lines = r.stdout.split('\n');
       expect(lines[0]).to.match(/^source file:.*cluster\.yaml, table v\d+, 1 route\(s\), ready$/);
-      expect(lines[2]).to.match(/^HOST +PATH +NAMESPACE +API KEY +ENFORCED AT +ENDPOINTS$/);
+      expect(lines[2]).to.match(/^HOST +PATH +NAMESPACE +API KEY +ENFORCED AT +POLICY +ENDPOINTS$/);
       expect(lines[3]).to.match(
-        /^my-application\.my-namespace +\/nodejs +my-namespace +no +caller +127\.0\.0\.11:3000 \(my-application-7d4b9c8f6-abcde\), 127\.0\.0\.12:3000 \(my-application-7d4b9c8f6-fghij\)$/,
+        /^my-application\.my-namespace +\/nodejs +my-namespace +no +caller +- +127\.0\.0\.11:3000 \(my-application-7d4b9c8f6-abcde\), 127\.0\.0\.12:3000 \(my-application-7d4b9c8f6-fghij\)$/,
       );
     });
 

@@ -19,6 +19,7 @@ import { readKeyPair, watchKeyPair } from '../../webhook/tls-files.js';
 import { startWebhookServer, type RunningWebhook } from '../../webhook/webhook-server.js';
 import { decodePatch, podCreateRequest } from '../support/admission.js';
 import { anyValue, mutatedPod } from '../support/arbitraries.js';
+import { startSelfSigned } from '../support/self-signed-webhook.js';
 import { postReview, webhookRequest } from '../support/webhook-client.js';
 
 const silent = createLogger({ level: 'silent' });
@@ -33,20 +34,6 @@ const pod: Pod = {
   metadata: { generateName: 'web-', labels: { app: 'web' } },
   spec: { containers: [{ name: 'web', image: 'nginx:1.27' }] },
 };
-
-/** A webhook on a free loopback port, serving a certificate from a fresh CA. */
-async function startSelfSigned(): Promise<{ bundle: CertificateBundle; webhook: RunningWebhook }> {
-  const bundle = await createSelfSignedBundle({ dnsNames: serviceDnsNames('detour-system') });
-  const webhook = await startWebhookServer({
-    port: 0,
-    host: '127.0.0.1',
-    tls: { cert: bundle.certPem, key: bundle.keyPem },
-    config: defaultInjectorConfig(),
-    logger: silent,
-    registry: createRegistry(),
-  });
-  return { bundle, webhook };
-}
 
 describe('detour webhook over HTTPS (self-signed CA)', function () {
   this.timeout(60_000);

@@ -1,33 +1,71 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SOURCE_FOLDERS } from '../../scripts/build/bundles.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 let bundles: string | undefined;
 
 /**
- * The image's dist/ (scripts/build.ts), built once per process into a temporary
- * directory that goes away with the process. `DETOUR_BUNDLE_DIR` names a build to use
- * instead (e.g. `npm run build`'s dist/), so several test runs can share one.
+ * The image's dist/ (scripts/build.ts), built once per state of the sources and cached
+ * in the temporary directory, keyed by a digest of every file the build reads, so test
+ * processes and runs share one build. `DETOUR_BUNDLE_DIR` names a build to use instead
+ * (e.g. `npm run build`'s dist/).
  */
 export function bundleDir(): string {
   if (bundles !== undefined) return bundles;
   const prebuilt = process.env.DETOUR_BUNDLE_DIR ?? '';
   if (prebuilt !== '') return (bundles = prebuilt);
-  const dir = mkdtempSync(join(tmpdir(), 'detour-bundle-'));
-  // The netns harness runs the proxy as UID 1337: it must be able to read the bundles.
-  chmodSync(dir, 0o755);
-  process.once('exit', () => {
-    rmSync(dir, { recursive: true, force: true });
-  });
-  execFileSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'scripts/build.ts'), dir], {
-    cwd: REPO_ROOT,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const dir = join(tmpdir(), `detour-bundle-${sourceDigest()}`);
+  if (!existsSync(join(dir, 'detour.js'))) {
+    // Built beside, then renamed into place: concurrent processes never see half a build.
+    const staging = mkdtempSync(`${dir}-staging-`);
+    try {
+      execFileSync(
+        process.execPath,
+        ['--import', 'tsx', join(REPO_ROOT, 'scripts/build.ts'), staging],
+        { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] },
+      );
+      // The netns harness runs the proxy as UID 1337: it must be able to read the bundles.
+      chmodSync(staging, 0o755);
+      renameSync(staging, dir);
+    } catch (err) {
+      rmSync(staging, { recursive: true, force: true });
+      // Another process renamed its build into place first: use that one.
+      if (!existsSync(join(dir, 'detour.js'))) throw err;
+    }
+  }
   return (bundles = dir);
+}
+
+/** A digest of what the build reads: the bundled folders, the build script, the lockfile. */
+function sourceDigest(): string {
+  const hash = createHash('sha256');
+  const roots = [...SOURCE_FOLDERS, 'scripts/build.ts', 'scripts/build', 'package-lock.json'];
+  for (const root of roots) {
+    const path = join(REPO_ROOT, root);
+    const files = statSync(path).isDirectory()
+      ? readdirSync(path, { recursive: true, withFileTypes: true })
+          .filter((e) => e.isFile())
+          .map((e) => join(e.parentPath, e.name))
+          .sort()
+      : [path];
+    for (const file of files) hash.update(file).update(readFileSync(file));
+  }
+  return hash.digest('hex').slice(0, 16);
 }
 
 /**

@@ -30,6 +30,8 @@ export function makeAjv(): Ajv {
     ajv.addKeyword({ keyword });
   }
   ajv.addFormat('date-time', RFC3339);
+  // metav1.Condition's observedGeneration; the `minimum` beside it does the checking.
+  ajv.addFormat('int64', true);
   return ajv;
 }
 

@@ -20,6 +20,7 @@ import {
 } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { ConfigMap, Namespace, Secret, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { hostGrantSchema } from '../../shared/host-grant.js';
+import { API_POLICY_KIND, apiPolicySpecSchema } from '../../shared/api-policy.js';
 import { REPO_ROOT } from './cli.js';
 
 const exec = promisify(execFile);
@@ -44,9 +45,10 @@ export const KUSTOMIZATIONS = [
   'manifests/overlays/cert-manager',
   'manifests/overlays/gateway',
   'manifests/examples/seed',
+  'manifests/examples/api-management',
 ] as const;
 
-/** The control plane in all its variants (the example is a user's app, not detour). */
+/** The control plane in all its variants (the examples are a user's apps, not detour). */
 export const CONTROL_PLANE_KUSTOMIZATIONS = KUSTOMIZATIONS.filter((k) => !k.includes('examples'));
 
 /**
@@ -159,6 +161,13 @@ const CERT_MANAGER: Record<string, z.ZodType> = {
  */
 const DETOUR: Record<string, z.ZodType> = {
   'detour.dev/v1alpha1/HostGrant': hostGrantSchema,
+  // manifests-crd-apipolicy.test.ts holds this schema equal to the CRD's.
+  'detour.dev/v1alpha1/ApiPolicy': z.object({
+    apiVersion: z.literal('detour.dev/v1alpha1'),
+    kind: z.literal(API_POLICY_KIND),
+    metadata: z.object({ name: z.string().min(1), namespace: z.string().min(1) }),
+    spec: apiPolicySpecSchema,
+  }),
 };
 
 /** Throws, naming the object, unless it validates against the schema of its kind. */

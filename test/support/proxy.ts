@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { until } from './eventually.js';
 import { PassThrough } from 'node:stream';
 import { request } from 'undici';
 import { AccessLog } from '../../sidecar/access-log.js';
@@ -114,20 +115,25 @@ export async function send(
 }
 
 /** Waits until `predicate` holds, polling, for at most `ms` (then throws). */
-export async function eventually(predicate: () => boolean, ms = 5_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
+export function eventually(predicate: () => boolean, ms = 5_000): Promise<void> {
+  return until(predicate, 'the condition', ms);
 }
 
 /** Writes `text` as is to 127.0.0.1:port and collects everything until the server closes. */
-export function rawExchange(
+export async function rawExchange(
   port: number,
   text: string | Buffer,
   timeoutMs = 10_000,
 ): Promise<string> {
+  return (await rawBytes(port, text, timeoutMs)).toString('latin1');
+}
+
+/** rawExchange's bytes as they came (binary protocols: HTTP/2 frames). */
+export function rawBytes(
+  port: number,
+  bytes: string | Buffer,
+  timeoutMs = 10_000,
+): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1');
     const chunks: Buffer[] = [];
@@ -137,8 +143,8 @@ export function rawExchange(
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
     socket.on('error', reject);
     socket.on('close', () => {
-      resolve(Buffer.concat(chunks).toString('latin1'));
+      resolve(Buffer.concat(chunks));
     });
-    socket.write(text);
+    socket.write(bytes);
   });
 }

@@ -65,10 +65,11 @@ export function routingSecretYaml(apiKey: string): string {
 
 /**
  * argv of a replica: an HTTP server on `host:port` answering JSON with its name and what
- * it was asked (path, Host, the API-key header if one got through). It prints
+ * it was asked (path, Host, the API-key header if one got through, and behind an
+ * ApiPolicy's forwardAuth the consumer and whether the consumer's key got through). It prints
  * "listening" once bound, so a caller can wait for that instead of polling.
  */
 export function echoServerArgv(name: string, port: number, host = '0.0.0.0'): string[] {
-  const script = `require('node:http').createServer((q, s) => { s.setHeader('content-type', 'application/json'); s.end(JSON.stringify({ pod: ${JSON.stringify(name)}, url: q.url, host: q.headers.host, apiKey: q.headers['x-routing-api-key'] ?? null })); }).listen(${port}, ${JSON.stringify(host)}, () => console.log('listening'));`;
+  const script = `require('node:http').createServer((q, s) => { s.setHeader('content-type', 'application/json'); s.end(JSON.stringify({ pod: ${JSON.stringify(name)}, url: q.url, host: q.headers.host, apiKey: q.headers['x-routing-api-key'] ?? null, ...(q.headers['x-consumer-id'] === undefined ? {} : { consumer: q.headers['x-consumer-id'], apiManagerKey: q.headers['x-api-key'] ?? null }) })); }).listen(${port}, ${JSON.stringify(host)}, () => console.log('listening'));`;
   return [process.execPath, '-e', script];
 }

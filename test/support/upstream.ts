@@ -37,6 +37,15 @@ export interface EchoBody {
   sha256: string;
 }
 
+/** The identity fields every test upstream carries (HTTP/1, h2c, gRPC). */
+export function upstreamIdentity(
+  name: string,
+  host: string,
+  port: number,
+): Pick<TestUpstream, 'name' | 'host' | 'port' | 'key' | 'seen' | 'upgradeHeaders'> {
+  return { name, host, port, key: `${host}:${port}`, seen: [], upgradeHeaders: [] };
+}
+
 export async function startUpstream(name: string, host = '127.0.0.1'): Promise<TestUpstream> {
   const seen: string[] = [];
   const upgradeHeaders: http.IncomingHttpHeaders[] = [];

@@ -17,7 +17,16 @@ export async function startWebhookProcess(
 ): Promise<WebhookProcess> {
   const child = spawn(
     process.execPath,
-    detourArgv(['webhook', '--host', '127.0.0.1', '--port', '0', ...args]),
+    detourArgv([
+      'webhook',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      // Tests stop replicas often; the drain has its own test (webhook-drain.test.ts).
+      ...(args.includes('--drain-ms') ? [] : ['--drain-ms', '0']),
+      ...args,
+    ]),
     {
       cwd: REPO_ROOT,
       env: { ...process.env, LOG_FORMAT: 'json', LOG_LEVEL: 'info', ...env },

@@ -24,6 +24,10 @@ const facts: LogFacts = {
   error: undefined,
   direction: 'inbound',
   protocol: 'http',
+  policy: undefined,
+  auth: undefined,
+  authMs: undefined,
+  rateLimited: undefined,
 };
 
 describe('access-log', () => {
@@ -55,6 +59,22 @@ describe('access-log', () => {
       upstream: '-',
       status: 503,
       error: 'DETOUR_E_NO_ENDPOINT',
+    });
+    expect(JSON.parse(first)).to.not.have.property('policy');
+  });
+
+  it('adds the ApiPolicy fields when a policy applied', () => {
+    const { log, lines } = capture('json');
+    log.write(
+      { ...facts, policy: 'ns/p', auth: 'allowed', authMs: 1.5, rateLimited: true },
+      429,
+      0.2,
+    );
+    expect(JSON.parse(lines()[0] ?? '')).to.include({
+      policy: 'ns/p',
+      auth: 'allowed',
+      authMs: 1.5,
+      rateLimited: true,
     });
   });
 

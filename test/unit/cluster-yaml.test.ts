@@ -94,12 +94,30 @@ spec: { namespaces: [shop], hosts: ['api.example.com:443'] }
     ).to.throw(/grants\.yaml:5: HostGrant g: spec\.hosts\.0/);
   });
 
+  it('reads ApiPolicies unchecked: the compiler reports and skips an invalid one', () => {
+    const objects = parseClusterYaml(
+      `apiVersion: detour.dev/v1alpha1
+kind: ApiPolicy
+metadata: { name: limits, namespace: shop }
+spec: { rateLimit: { requests: -1, per: minute } }
+`,
+      'policies.yaml',
+    );
+    expect(objects.apiPolicies.map((p) => p.metadata)).to.deep.equal([
+      { name: 'limits', namespace: 'shop' },
+    ]);
+    expect(() => parseClusterYaml('kind: ApiPolicy\nmetadata: {}\n', 'p.yaml')).to.throw(
+      /p\.yaml:1: ApiPolicy has no metadata\.name/,
+    );
+  });
+
   it('reads an empty file as no objects', () => {
     expect(parseClusterYaml('', 'empty.yaml')).to.deep.equal({
       pods: [],
       secrets: [],
       namespaces: [],
       hostGrants: [],
+      apiPolicies: [],
       routeTables: [],
     });
     expect(parseClusterYaml('# only a comment\n', 'c.yaml').pods).to.deep.equal([]);

@@ -97,7 +97,7 @@ describe('compile output vs the RouteTable CRD', () => {
     const files = [
       SEED,
       ...readdirSync(TESTDATA)
-        .filter((f) => f.endsWith('.yaml') && !f.endsWith('.routetables.yaml'))
+        .filter((f) => f.endsWith('.yaml') && !/\.(routetables|apipolicies)\.yaml$/.test(f))
         .map((f) => new URL(f, TESTDATA)),
     ];
     for (const file of files) {

@@ -643,3 +643,19 @@ describe('compile', () => {
     expect(rfc3339('not a time')).to.equal('1970-01-01T00:00:00Z');
   });
 });
+
+describe('compile: a namespace with a key and no route', () => {
+  it('still gets a table, so its pods check inbound calls against the key', () => {
+    const tables = compile(
+      { pods: [], secrets: [apiKeySecret('lonely', { 'private-api-key': 'k' }, 'stringData')] },
+      loadPlaneConfig('private', {}),
+    );
+    expect(tables.map((t) => t.metadata.namespace)).to.deep.equal(['lonely']);
+    expect(tables[0]?.spec.routes).to.deep.equal([]);
+    expect(tables[0]?.spec.apiKeyHashes).to.have.length.greaterThan(0);
+  });
+
+  it('gets none without a key either', () => {
+    expect(compile({ pods: [], secrets: [] }, loadPlaneConfig('private', {}))).to.deep.equal([]);
+  });
+});

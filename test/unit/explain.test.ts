@@ -162,3 +162,67 @@ describe('explain', () => {
     expect(JSON.parse(JSON.stringify(e))).to.deep.equal(e);
   });
 });
+
+describe('explain: ApiPolicy steps and enforcement at the destination', () => {
+  const withPolicy = RouteTable.fromResources([
+    {
+      apiVersion: 'detour.dev/v1alpha1',
+      kind: 'RouteTable',
+      metadata: { name: 'detour-private', namespace: 'apim' },
+      spec: {
+        plane: 'private',
+        routes: [
+          {
+            host: 'api.apim',
+            path: '/',
+            claimedAt: '2024-01-01T00:00:00Z',
+            enforcedAt: 'destination',
+            endpoints: [{ ip: '127.0.0.2', port: 80, pod: 'api-0' }],
+            policy: {
+              name: 'apim/gold',
+              forwardAuth: {
+                url: 'http://auth.apim.svc:8080/check',
+                timeoutMs: 200,
+                failureMode: 'closed',
+                responseHeaders: ['x-consumer-id'],
+                cacheSeconds: 5,
+              },
+              rateLimit: { requests: 100, windowSeconds: 60, key: 'header:x-consumer-id' },
+              requestHeaders: { set: { 'x-env': 'prod' }, add: {}, remove: ['x-debug'] },
+            },
+          },
+        ],
+      },
+    },
+  ]);
+
+  it('lists the policy and each step it would run, in order', () => {
+    const e = explain(withPolicy, 'http://api.apim/orders', {
+      mode: 'gateway',
+      apiKeyHeader: 'x-routing-api-key',
+      clientMaxBodySize: 0,
+    });
+    expect(e.policies?.apiPolicy?.name).to.equal('apim/gold');
+    expect(e.policies?.apiPolicy?.steps.map((s) => s.step)).to.deep.equal([
+      'forward-auth',
+      'rate-limit',
+      'request-headers',
+    ]);
+    const text = formatExplanation(e);
+    expect(text).to.contain('ApiPolicy apim/gold applies');
+    expect(text).to.contain('GET http://auth.apim.svc:8080/check (timeout 200 ms');
+    expect(text).to.contain('at most 100 requests per 60 s per header:x-consumer-id');
+    expect(text).to.contain('set x-env: prod; remove x-debug');
+    expect(text).to.not.contain('enforced at the destination');
+  });
+
+  it('says a sidecar leaves the checks to the destination when it enforces', () => {
+    const e = explain(withPolicy, 'http://api.apim/orders', {
+      mode: 'sidecar',
+      apiKeyHeader: 'x-routing-api-key',
+      clientMaxBodySize: 0,
+    });
+    expect(e.route?.enforcedAt).to.equal('destination');
+    expect(e.reasons.join('\n')).to.contain('enforced at the destination');
+  });
+});

@@ -106,6 +106,21 @@ function sample(): RouteTableResource {
             { ip: '198.18.0.10', port: 3000, pod: 'my-application-7d9f-abcde' },
             { ip: '2001:db8::10', port: 3000, pod: 'my-application-7d9f-fghij' },
           ],
+          // Maps are empty here: their keys are data, not fields (BAD checks the values).
+          policy: {
+            name: 'my-namespace/consumers',
+            forwardAuth: {
+              url: 'http://api-manager.apim.svc.cluster.local:8080/check',
+              timeoutMs: 200,
+              failureMode: 'open',
+              requestHeaders: ['authorization'],
+              responseHeaders: ['x-consumer-id'],
+              cacheSeconds: 30,
+            },
+            rateLimit: { requests: 100, windowSeconds: 60, key: 'header:x-consumer-id' },
+            requestHeaders: { set: {}, add: {}, remove: ['x-debug'] },
+            responseHeaders: { set: {}, add: {}, remove: ['server'] },
+          },
           enforcedAt: 'destination',
         },
         {
@@ -165,6 +180,17 @@ const BAD: Record<string, Mutation> = {
   'a conflict without its loser': (t) =>
     delete (t.status!.conflicts[0] as Partial<(typeof t.status & object)['conflicts'][0]>).loser,
   'a negative route count': (t) => (t.status!.routeCount = -1),
+  'a policy without its name': (t) => delete (t.spec.routes[0]!.policy as { name?: string }).name,
+  'a policy with an unknown failureMode': (t) =>
+    ((t.spec.routes[0]!.policy!.forwardAuth as { failureMode: string }).failureMode = 'maybe'),
+  'a policy calling a non-HTTP auth URL': (t) =>
+    (t.spec.routes[0]!.policy!.forwardAuth!.url = 'ftp://auth.example/'),
+  'a policy with a zero rate window': (t) =>
+    (t.spec.routes[0]!.policy!.rateLimit!.windowSeconds = 0),
+  'a policy keyed by an unknown rate key': (t) =>
+    ((t.spec.routes[0]!.policy!.rateLimit as { key: string }).key = 'cookie'),
+  'a header rule setting a non-string value': (t) =>
+    ((t.spec.routes[0]!.policy!.requestHeaders!.set as Record<string, unknown>)['x-n'] = 1),
 };
 
 describe('manifests: the RouteTable CRD', () => {
@@ -190,11 +216,13 @@ describe('manifests: the RouteTable CRD', () => {
     // https://kubernetes.io/docs/tasks/extend-kubernetes/custom-resources/custom-resource-definitions/#specifying-a-structural-schema
     const visit = (node: SchemaNode, path: string): void => {
       expect(node.type, `${path || '(root)'} has a type`).to.be.a('string');
-      expect(node, path).to.not.have.any.keys(
-        '$ref',
-        'x-kubernetes-preserve-unknown-fields',
-        'additionalProperties',
-      );
+      expect(node, path).to.not.have.any.keys('$ref', 'x-kubernetes-preserve-unknown-fields');
+      // A map (header rules) is typed by its values' schema; `true`/`false` is not structural.
+      if (node.additionalProperties !== undefined) {
+        expect(node.additionalProperties, `${path} values`).to.be.an('object');
+        expect(node.properties, `${path}: a map or an object, not both`).to.equal(undefined);
+        visit(node.additionalProperties as SchemaNode, `${path}{}`);
+      }
       for (const [k, v] of Object.entries(node.properties ?? {})) visit(v, `${path}.${k}`);
       if (node.items !== undefined) visit(node.items, `${path}[]`);
       if (node.type === 'array') expect(node.items, `${path} items`).to.not.equal(undefined);

@@ -109,6 +109,8 @@ describe('manifests: RBAC is least privilege', function () {
       'secrets',
       'namespaces',
       'hostgrants',
+      'apipolicies',
+      'apipolicies/status',
       'routetables',
       'routetables/status',
       'events',
@@ -123,6 +125,36 @@ describe('manifests: RBAC is least privilege', function () {
         verbs: ['get', 'list', 'watch'],
       });
     }
+  });
+
+  it('gives the controller ApiPolicies read-only and their status to patch, no one else their status', async () => {
+    const objects = await render('manifests/base');
+    const rules = rulesOf(find(objects, 'ClusterRole', 'detour-controller'));
+    expect(rules).to.deep.include({
+      apiGroups: ['detour.dev'],
+      resources: ['apipolicies'],
+      verbs: ['get', 'list', 'watch'],
+    });
+    expect(rules).to.deep.include({
+      apiGroups: ['detour.dev'],
+      resources: ['apipolicies/status'],
+      verbs: ['get', 'patch'],
+    });
+    for (const kustomization of KUSTOMIZATIONS) {
+      for (const role of ofKind(await render(kustomization), 'ClusterRole')) {
+        const resources = rulesOf(role).flatMap((r) => r.resources ?? []);
+        const where = `${kustomization}: ${role.metadata.name}`;
+        if (role.metadata.name !== 'detour-controller') {
+          expect(resources, where).to.not.include('apipolicies/status');
+        }
+        if (role.metadata.name === 'detour-sidecar') {
+          expect(resources, where).to.not.include('apipolicies');
+        }
+      }
+    }
+    // Namespace owners manage them through the built-in edit role (aggregation).
+    const edit = find(objects, 'ClusterRole', 'detour-apipolicies-edit');
+    expect(edit.metadata.labels?.['rbac.authorization.k8s.io/aggregate-to-edit']).to.equal('true');
   });
 
   it('gives no one but the controller HostGrants or Namespaces', async () => {

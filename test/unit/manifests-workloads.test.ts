@@ -125,7 +125,12 @@ describe('manifests: detour workloads', function () {
       'controller',
     ]);
     expect(container(deployment, 'webhook').args).to.deep.equal(['webhook', '--port', '8443']);
+    // /ready fails first when the webhook drains; liveness stays on /healthz.
     expect(container(deployment, 'webhook').readinessProbe?.httpGet).to.deep.include({
+      path: '/ready',
+      scheme: 'HTTPS',
+    });
+    expect(container(deployment, 'webhook').livenessProbe?.httpGet).to.deep.include({
       path: '/healthz',
       scheme: 'HTTPS',
     });

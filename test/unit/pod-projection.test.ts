@@ -13,7 +13,10 @@ const SEED = fileURLToPath(new URL('../../manifests/examples/seed/cluster.yaml',
 const inputs = [
   SEED,
   ...readdirSync(DIR)
-    .filter((f) => f.endsWith('.yaml') && !f.endsWith('.routetables.yaml'))
+    .filter(
+      (f) =>
+        f.endsWith('.yaml') && !f.endsWith('.routetables.yaml') && !f.endsWith('.apipolicies.yaml'),
+    )
     .map((f) => DIR + f),
 ];
 

@@ -18,13 +18,25 @@ describe('request-stats', () => {
     expect(text).to.contain('# TYPE x_requests_total counter');
     expect(text).to.contain('x_requests_total{direction="outbound",route="a.ns/",status="200"} 2');
     expect(text).to.contain('x_requests_total{direction="outbound",route="a.ns/",status="503"} 1');
-    expect(text).to.contain('x_requests_total{direction="outbound",route="b \\"q\\"/",status="404"} 1');
+    expect(text).to.contain(
+      'x_requests_total{direction="outbound",route="b \\"q\\"/",status="404"} 1',
+    );
     expect(text).to.contain('# TYPE x_duration_seconds histogram');
-    expect(text).to.contain('x_duration_seconds_bucket{le="0.0005",direction="outbound",route="a.ns/"} 1');
-    expect(text).to.contain('x_duration_seconds_bucket{le="0.0025",direction="outbound",route="a.ns/"} 1');
-    expect(text).to.contain('x_duration_seconds_bucket{le="0.005",direction="outbound",route="a.ns/"} 2');
-    expect(text).to.contain('x_duration_seconds_bucket{le="30",direction="outbound",route="a.ns/"} 2');
-    expect(text).to.contain('x_duration_seconds_bucket{le="+Inf",direction="outbound",route="a.ns/"} 3');
+    expect(text).to.contain(
+      'x_duration_seconds_bucket{le="0.0005",direction="outbound",route="a.ns/"} 1',
+    );
+    expect(text).to.contain(
+      'x_duration_seconds_bucket{le="0.0025",direction="outbound",route="a.ns/"} 1',
+    );
+    expect(text).to.contain(
+      'x_duration_seconds_bucket{le="0.005",direction="outbound",route="a.ns/"} 2',
+    );
+    expect(text).to.contain(
+      'x_duration_seconds_bucket{le="30",direction="outbound",route="a.ns/"} 2',
+    );
+    expect(text).to.contain(
+      'x_duration_seconds_bucket{le="+Inf",direction="outbound",route="a.ns/"} 3',
+    );
     expect(text).to.contain('x_duration_seconds_count{direction="outbound",route="a.ns/"} 3');
     expect(text).to.contain('x_requests_total{direction="inbound",route="a.ns/",status="200"} 1');
     expect(text).to.match(/x_duration_seconds_sum\{direction="outbound",route="a.ns\/"\} 40\.003/);

@@ -44,9 +44,9 @@ describe('route table for people', () => {
       [
         `source file:/c.yaml, table v${table.version}, 2 route(s), NOT READY`,
         '',
-        'HOST            PATH  NAMESPACE  API KEY  ENFORCED AT  ENDPOINTS',
-        'long-name.new   /     new        no       caller       127.0.0.12:3000 (n)',
-        'shared.example  /     old        yes      caller       127.0.0.11:3000 (o)',
+        'HOST            PATH  NAMESPACE  API KEY  ENFORCED AT  POLICY  ENDPOINTS',
+        'long-name.new   /     new        no       caller       -       127.0.0.12:3000 (n)',
+        'shared.example  /     old        yes      caller       -       127.0.0.11:3000 (o)',
         '',
         'skipped entries (2):',
         '  new/n privatePaths "3000:x": PATH must start with /',
@@ -76,7 +76,40 @@ describe('route table for people', () => {
       },
     ]);
     expect(formatRouteTable(t.toJSON())).to.contain(
-      'h     /     ns         no       caller       (none: 503)',
+      'h     /     ns         no       caller       -       (none: 503)',
     );
+  });
+});
+
+describe('route table JSON and text with an ApiPolicy', () => {
+  it('shows the policy on its route (--json) and names it in the POLICY column', () => {
+    const t = RouteTable.fromResources([
+      {
+        apiVersion: 'detour.dev/v1alpha1',
+        kind: 'RouteTable',
+        metadata: { name: 'detour-private', namespace: 'ns' },
+        spec: {
+          plane: 'private',
+          routes: [
+            {
+              host: 'h.ns',
+              path: '/',
+              claimedAt: '2024-01-01T00:00:00Z',
+              endpoints: [],
+              policy: {
+                name: 'ns/limit',
+                rateLimit: { requests: 5, windowSeconds: 60, key: 'none' },
+              },
+            },
+          ],
+        },
+      },
+    ]);
+    const json = t.toJSON();
+    expect(json.routes[0]?.policy).to.deep.equal({
+      name: 'ns/limit',
+      rateLimit: { requests: 5, windowSeconds: 60, key: 'none' },
+    });
+    expect(formatRouteTable(json)).to.match(/h\.ns +\/ +ns +no +caller +ns\/limit +\(none: 503\)/);
   });
 });

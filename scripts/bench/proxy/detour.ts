@@ -70,8 +70,11 @@ export function startDetour(
   );
 }
 
-/** One RouteTable of `count` routes; the first is the benchmark's, on `firstPort`. */
-export function routeTable(count: number, firstPort: number): KubeObject {
+/**
+ * One RouteTable of `count` routes; the first is the benchmark's, on `firstPort`, with
+ * `firstPolicy` inline when given.
+ */
+export function routeTable(count: number, firstPort: number, firstPolicy?: object): KubeObject {
   const routes = [];
   for (let i = 0; i < count; i++) {
     routes.push({
@@ -81,6 +84,7 @@ export function routeTable(count: number, firstPort: number): KubeObject {
       endpoints: [
         { ip: '127.0.0.1', port: i === 0 ? firstPort : 8000 + (i % 1000), pod: `pod-${i}` },
       ],
+      ...(i === 0 && firstPolicy !== undefined ? { policy: firstPolicy } : {}),
     });
   }
   return {
@@ -92,8 +96,8 @@ export function routeTable(count: number, firstPort: number): KubeObject {
 }
 
 /** The one-route table as a file for `--source file:` (JSON is YAML). */
-export function routeFile(dir: string, name: string, firstPort: number): string {
+export function routeFile(dir: string, name: string, firstPort: number, policy?: object): string {
   const path = join(dir, name);
-  writeFileSync(path, JSON.stringify(routeTable(1, firstPort)));
+  writeFileSync(path, JSON.stringify(routeTable(1, firstPort, policy)));
   return path;
 }

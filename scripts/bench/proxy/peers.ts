@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { launch, LOAD_CPU, PROXY_CPU } from './processes.js';
 
 /** One nginx worker, its files in `dir` named after `name`; the http block left open. */
-function nginxPreamble(dir: string, name: string, accessLog: string): string {
+export function nginxPreamble(dir: string, name: string, accessLog: string): string {
   return `worker_processes 1;
 daemon off;
 pid ${dir}/${name}.pid;
@@ -28,7 +28,12 @@ export function startNginxUpstream(dir: string, port: number): ChildProcess {
     conf,
     `${nginxPreamble(dir, 'upstream', 'off')}
   keepalive_requests 1000000;
-  server { listen 127.0.0.1:${port}; location / { return 200 "hello from upstream\\n"; } }
+  server {
+    listen 127.0.0.1:${port};
+    location / { return 200 "hello from upstream\\n"; }
+    # The forwardAuth service of the ApiPolicy rows (proxy/policies.ts).
+    location /auth { add_header x-consumer-id bench; return 204; }
+  }
 }
 `,
   );

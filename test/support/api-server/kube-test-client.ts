@@ -1,7 +1,7 @@
 /**
  * Small helpers tests use to drive the double through the real client library:
  * routable pods (create, then PUT status the way the kubelet reports readiness), Secrets,
- * Namespaces, HostGrants, and waiting for a condition.
+ * Namespaces, HostGrants, ApiPolicies, and waiting for a condition.
  */
 /* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment, @typescript-eslint/no-misused-spread --
  * client-node's models are behaviour-less generated classes and its API takes plain
@@ -21,6 +21,12 @@ import {
   HOST_GRANT_VERSION,
   type HostGrantSpec,
 } from '../../../shared/host-grant.js';
+import { API_POLICY_KIND, API_POLICY_PLURAL } from '../../../shared/api-policy.js';
+import {
+  ROUTE_TABLE_API_VERSION,
+  ROUTE_TABLE_GROUP,
+  ROUTE_TABLE_VERSION,
+} from '../../../shared/route-table-resource.js';
 
 export interface PodSpecInput {
   namespace: string;
@@ -73,6 +79,12 @@ export function podStatus(ip: string, ready: boolean): V1Pod['status'] {
   };
 }
 
+const API_POLICY = {
+  group: ROUTE_TABLE_GROUP,
+  version: ROUTE_TABLE_VERSION,
+  plural: API_POLICY_PLURAL,
+};
+
 export class KubeTestClient {
   readonly core: CoreV1Api;
   readonly custom: CustomObjectsApi;
@@ -111,6 +123,44 @@ export class KubeTestClient {
       plural: HOST_GRANT_PLURAL,
       name,
     });
+  }
+
+  /** Creates or replaces a namespaced ApiPolicy (detour.dev/v1alpha1); no CRD validation. */
+  async putApiPolicy(namespace: string, name: string, spec: unknown): Promise<void> {
+    const ref = { ...API_POLICY, namespace };
+    const body = {
+      apiVersion: ROUTE_TABLE_API_VERSION,
+      kind: API_POLICY_KIND,
+      metadata: { name, namespace } as {
+        name: string;
+        namespace: string;
+        resourceVersion?: string;
+      },
+      spec,
+    };
+    try {
+      const current = (await this.custom.getNamespacedCustomObject({ ...ref, name })) as {
+        metadata: { resourceVersion: string };
+      };
+      body.metadata.resourceVersion = current.metadata.resourceVersion;
+      await this.custom.replaceNamespacedCustomObject({ ...ref, name, body });
+    } catch (err) {
+      if ((err as { code?: number }).code !== 404) throw err;
+      await this.custom.createNamespacedCustomObject({ ...ref, body });
+    }
+  }
+
+  /** The ApiPolicy as stored (status included). */
+  async getApiPolicy(namespace: string, name: string): Promise<Record<string, unknown>> {
+    return (await this.custom.getNamespacedCustomObject({
+      ...API_POLICY,
+      namespace,
+      name,
+    })) as Record<string, unknown>;
+  }
+
+  async deleteApiPolicy(namespace: string, name: string): Promise<void> {
+    await this.custom.deleteNamespacedCustomObject({ ...API_POLICY, namespace, name });
   }
 
   /** Creates the pod, then reports it Running (and Ready unless `ready: false`). */
@@ -170,24 +220,4 @@ export class KubeTestClient {
   }
 }
 
-/** Polls `check` until it returns a value other than undefined (bounded by `timeoutMs`). */
-export async function eventually<T>(
-  check: () => T | undefined | Promise<T | undefined>,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (let i = 0; Date.now() < deadline && i < 10_000; i++) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (err) {
-      lastError = err;
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(
-    `timed out after ${timeoutMs} ms waiting for ${what}${lastError instanceof Error ? `: ${lastError.message}` : ''}`,
-  );
-}
+export { eventually } from '../eventually.js';

@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
@@ -23,6 +24,8 @@ import {
   type ResourceDef,
 } from './resources.js';
 import { parseFieldSelector, parseLabelSelector, SelectorError } from './selectors.js';
+import { forwardToPod, parsePodProxy, type PodResolver } from './pod-proxy.js';
+import { parsePortForward, portForward } from './port-forward.js';
 import { ApiError, statusObject } from './status.js';
 import { Store } from './store.js';
 import { loopbackCertificates } from './tls.js';
@@ -50,6 +53,10 @@ export interface ApiServerDoubleOptions {
   /** Events kept for watches to resume from; older resourceVersions get 410 Gone. */
   historyLimit?: number;
   port?: number;
+  /** What `GET /version` answers (default v1.31.0). */
+  version?: { major: string; minor: string; gitVersion: string };
+  /** Where `pods/NAME:PORT/proxy` is dialled (default the pod's `status.podIP`:PORT). */
+  resolvePod?: PodResolver;
 }
 
 export interface Counters {
@@ -169,6 +176,19 @@ export class ApiServerDouble {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
     });
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      try {
+        this.upgrade(req, socket, head);
+      } catch (err) {
+        const status =
+          err instanceof ApiError
+            ? err.toStatus()
+            : statusObject(500, 'InternalError', String(err));
+        socket.end(
+          `HTTP/1.1 ${String(status.code)} ${String(status.reason)}\r\nconnection: close\r\n\r\n`,
+        );
+      }
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.listenPort, '127.0.0.1', () => {
@@ -280,6 +300,7 @@ export class ApiServerDouble {
     this.counters.requests++;
     const url = new URL(req.url ?? '/', 'https://double');
     const user = this.authenticate(req);
+    if (await this.nonResource(req, res, url, user)) return;
     const parsed = parsePath(url.pathname);
     if (parsed === null)
       throw new ApiError('NotFound', 'the server could not find the requested resource');
@@ -325,7 +346,7 @@ export class ApiServerDouble {
         this.json(res, 200, this.getOrThrow(parsed));
         return;
       case 'create':
-        this.json(res, 201, await this.create(parsed, await readBody(req)));
+        this.json(res, 201, await this.create(parsed, await readBody(req), q));
         return;
       case 'update':
         this.json(res, 200, this.update(parsed, await readBody(req)));
@@ -337,6 +358,117 @@ export class ApiServerDouble {
         this.json(res, 200, this.remove(parsed));
         return;
     }
+  }
+
+  /**
+   * What is not a stored resource: `/version`, SelfSubjectAccessReviews (answered by
+   * the `authorize` hook for the caller) and `pods/proxy`. True when answered.
+   */
+  private async nonResource(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    user: string,
+  ): Promise<boolean> {
+    if (url.pathname === '/version') {
+      this.json(
+        res,
+        200,
+        this.options.version ?? { major: '1', minor: '31', gitVersion: 'v1.31.0' },
+      );
+      return true;
+    }
+    if (url.pathname === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews') {
+      this.json(res, 201, this.accessReview(await readBody(req), user));
+      return true;
+    }
+    const target = parsePodProxy(url.pathname);
+    if (target === undefined) return false;
+    const access: AccessRequest = {
+      user,
+      verb: 'get',
+      group: '',
+      resource: 'pods',
+      subresource: 'proxy',
+      namespace: target.namespace,
+      name: target.name,
+    };
+    if (this.options.authorize !== undefined && !this.options.authorize(access)) {
+      this.counters.forbidden++;
+      throw new ApiError(
+        'Forbidden',
+        `pods "${target.name}" is forbidden: User "${user}" cannot get resource "pods/proxy"`,
+      );
+    }
+    const pod = this.getOrThrow({
+      def: findResource('Pod'),
+      namespace: target.namespace,
+      name: target.name,
+      subresource: undefined,
+    });
+    const podIP = (pod.status as { podIP?: string } | undefined)?.podIP;
+    const dial =
+      this.options.resolvePod?.(target.namespace, target.name, target.port, podIP) ??
+      ({ host: podIP ?? '', port: target.port } as const);
+    if (dial.host === '') {
+      throw new ApiError('BadRequest', `pod ${target.name} has no IP: it is not running`);
+    }
+    await forwardToPod(res, dial, target.path, url.search);
+    return true;
+  }
+
+  /** `pods/NAME/portforward` over WebSocket (port-forward.ts). */
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    this.counters.requests++;
+    const user = this.authenticate(req);
+    const url = new URL(req.url ?? '/', 'https://double');
+    const target = parsePortForward(url);
+    if (target === undefined) throw new ApiError('NotFound', 'only pods/portforward upgrades');
+    const access: AccessRequest = {
+      user,
+      verb: 'get',
+      group: '',
+      resource: 'pods',
+      subresource: 'portforward',
+      namespace: target.namespace,
+      name: target.name,
+    };
+    if (this.options.authorize !== undefined && !this.options.authorize(access)) {
+      this.counters.forbidden++;
+      throw new ApiError('Forbidden', `cannot get resource "pods/portforward"`);
+    }
+    const pod = this.getOrThrow({
+      def: findResource('Pod'),
+      namespace: target.namespace,
+      name: target.name,
+      subresource: undefined,
+    });
+    const podIP = (pod.status as { podIP?: string } | undefined)?.podIP;
+    const dial = this.options.resolvePod?.(target.namespace, target.name, target.port, podIP) ?? {
+      host: podIP ?? '127.0.0.1',
+      port: target.port,
+    };
+    portForward(req, socket, head, target, dial);
+  }
+
+  /** A SelfSubjectAccessReview, answered by the `authorize` hook (allowed without one). */
+  private accessReview(body: string, user: string): KubeObject {
+    const review = parseObject(body) as KubeObject & {
+      spec?: { resourceAttributes?: Partial<AccessRequest> & { subresource?: string } };
+    };
+    const a = review.spec?.resourceAttributes ?? {};
+    const blank = (v: string | undefined): string | undefined => (v === '' ? undefined : v);
+    const allowed =
+      this.options.authorize?.({
+        user,
+        verb: a.verb ?? 'get',
+        group: a.group ?? '',
+        resource: a.resource ?? '',
+        subresource: blank(a.subresource),
+        namespace: blank(a.namespace),
+        name: blank(a.name),
+      }) ?? true;
+    return { ...review, status: { allowed } };
   }
 
   private list(p: ParsedPath, q: URLSearchParams): Record<string, unknown> {
@@ -441,7 +573,7 @@ export class ApiServerDouble {
     return obj;
   }
 
-  private async create(p: ParsedPath, body: string): Promise<KubeObject> {
+  private async create(p: ParsedPath, body: string, q: URLSearchParams): Promise<KubeObject> {
     let obj = parseObject(body);
     if (p.name !== undefined || p.subresource !== undefined) {
       throw new ApiError('MethodNotAllowed', 'POST is only allowed on collections');
@@ -482,6 +614,9 @@ export class ApiServerDouble {
       };
     }
     if (p.def.group === 'detour.dev') obj.metadata.generation = 1;
+    // Server-side dry run: admission ran for real, nothing is stored.
+    // https://kubernetes.io/docs/reference/using-api/api-concepts/#dry-run
+    if (q.get('dryRun') === 'All') return obj;
     this.countWrite('create', p.def);
     return this.store.create(p.def, obj);
   }

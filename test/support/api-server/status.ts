@@ -14,7 +14,8 @@ export type StatusReason =
   | 'Expired'
   | 'MethodNotAllowed'
   | 'UnsupportedMediaType'
-  | 'InternalError';
+  | 'InternalError'
+  | 'ServiceUnavailable';
 
 const CODES: Record<StatusReason, number> = {
   BadRequest: 400,
@@ -28,6 +29,7 @@ const CODES: Record<StatusReason, number> = {
   MethodNotAllowed: 405,
   UnsupportedMediaType: 415,
   InternalError: 500,
+  ServiceUnavailable: 503,
 };
 
 export class ApiError extends Error {
