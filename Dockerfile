@@ -8,12 +8,17 @@
 
 ARG NODE_IMAGE=node:24-slim
 
-# --- build: full dev dependencies, TypeScript -> dist/ -------------------------------
+# --- build: full dev dependencies, TypeScript -> bundles in dist/ --------------------
+# scripts/build.ts bundles each role with esbuild (issue 13): dist/detour.js (every
+# command), dist/detour-proxy.js (the injected sidecar) and dist/chunks/ (loaded on use).
+# Every dependency is inlined, so the runtime stage needs no node_modules.
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json ./
+COPY scripts/build.ts ./scripts/build.ts
+COPY scripts/build ./scripts/build
 COPY bin ./bin
 COPY shared ./shared
 COPY webhook ./webhook
@@ -21,12 +26,6 @@ COPY sidecar ./sidecar
 COPY controller ./controller
 COPY ops ./ops
 RUN npm run build
-
-# --- production dependencies only (no tsc, mocha, eslint, the `node` binary package) --
-FROM ${NODE_IMAGE} AS deps
-WORKDIR /app
-COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
 # --- runtime ---------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
@@ -38,13 +37,15 @@ RUN apt-get update \
   && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production
 WORKDIR /app
-COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY package.json ./
-# `detour` on PATH, as `npm link` would make it: a symlink to the built entry point
-# (package.json "bin"), whose shebang runs node. Node resolves the symlink, so the
-# entry point's relative imports and /app/node_modules are found.
-RUN chmod 0755 dist/bin/detour.js && ln -s /app/dist/bin/detour.js /usr/local/bin/detour
+# `detour` and `detour-proxy` on PATH, as `npm link` would make them: symlinks to the
+# bundles (package.json "bin"), whose shebang runs node. Node resolves the symlink, so
+# each bundle's chunks/ are found beside it. The webhook injects the proxy with
+# `command: [detour-proxy]`, which loads no webhook, controller or client-node models.
+RUN chmod 0755 dist/detour.js dist/detour-proxy.js \
+  && ln -s /app/dist/detour.js /usr/local/bin/detour \
+  && ln -s /app/dist/detour-proxy.js /usr/local/bin/detour-proxy
 # The proxy's UID/GID (shared/labels.ts PROXY_UID): iptables exempts this UID's traffic
 # from capture, so the proxy's own upstream connections are not looped back into it.
 # `detour init` is the only role that runs as root; the webhook sets runAsUser: 0 on it.

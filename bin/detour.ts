@@ -5,12 +5,10 @@
  * its component's folder and is loaded lazily, so `detour init` does not pay for
  * express or the Kubernetes client.
  */
-import { isDetourError, errorMessage } from '../shared/errors.js';
 import { detourVersion } from '../shared/version.js';
+import { runCli, type CommandTable } from './cli-main.js';
 
-type CommandModule = { run: (argv: string[]) => Promise<number | undefined> };
-
-const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
+const COMMANDS: CommandTable = {
   webhook: {
     summary: 'serve the mutating admission webhook (POST /mutate)',
     load: () => import('../webhook/webhook-command.js'),
@@ -45,37 +43,4 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   },
 };
 
-function usage(): string {
-  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(11)} ${c.summary}`);
-  return `usage: detour <command> [flags]\n       detour --version\n\ncommands:\n${lines.join('\n')}\n\nRun 'detour <command> --help' for the flags of one command.\n`;
-}
-
-async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(usage());
-    return name === undefined ? 2 : 0;
-  }
-  if (name === '--version' || name === 'version') {
-    process.stdout.write(`detour ${detourVersion()}\n`);
-    return 0;
-  }
-  const command = COMMANDS[name];
-  if (command === undefined) {
-    process.stderr.write(`detour: unknown command ${JSON.stringify(name)}\n\n${usage()}`);
-    return 2;
-  }
-  const module = await command.load();
-  return (await module.run(rest)) ?? 0;
-}
-
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    const prefix = isDetourError(err) ? `detour: ${err.code}: ` : 'detour: ';
-    process.stderr.write(`${prefix}${errorMessage(err)}\n`);
-    process.exitCode = 1;
-  },
-);
+runCli('detour', COMMANDS, process.argv.slice(2), detourVersion);

@@ -1,9 +1,6 @@
-import {
-  CustomObjectsApi,
-  PatchStrategy,
-  setHeaderOptions,
-  type KubeConfig,
-} from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type CustomObjectsApi } from '@kubernetes/client-node';
+import type { ReusedConnections } from '../shared/kube/reused-connections.js';
+import { customObjectsApi } from './custom-objects-api.js';
 import { API_POLICY_KIND, API_POLICY_PLURAL } from '../shared/api-policy.js';
 import type { ApiPolicyOutcome } from '../shared/compile/api-policies.js';
 import { errorMessage } from '../shared/errors.js';
@@ -44,7 +41,7 @@ export class ApiPolicyStatusWriter {
   private readonly api: CustomObjectsApi;
 
   constructor(
-    kubeConfig: KubeConfig,
+    access: ReusedConnections,
     private readonly plane: Plane,
     private readonly logger: Logger,
     private readonly metrics: ControllerMetrics,
@@ -52,7 +49,7 @@ export class ApiPolicyStatusWriter {
     private readonly writeTimeoutMs = 30_000,
     private readonly clock: () => Date = () => new Date(),
   ) {
-    this.api = kubeConfig.makeApiClient(CustomObjectsApi);
+    this.api = customObjectsApi(access);
   }
 
   async write(

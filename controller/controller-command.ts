@@ -14,7 +14,9 @@ const USAGE = `usage: detour controller [flags]
 
   --plane private|public   which plane's RouteTables to compile (default private)
   --metrics-port N         /metrics /healthz /ready (default ${DEFAULT_METRICS_PORT}; 0 picks one)
-  --debounce MS            quiet period before a reconcile (default 250)
+  --debounce MS            quiet period before a reconcile under churn (default 250; an
+                           event after a quiet spell waits 20 ms, then the wait doubles
+                           per event up to this)
   --max-delay MS           longest wait under a constant stream of events (default 1000)
 
 Watches Pods (ROUTABLE_LABEL_SELECTOR, all namespaces), the API-key Secret

@@ -1,10 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
-import {
-  CustomObjectsApi,
-  PatchStrategy,
-  setHeaderOptions,
-  type KubeConfig,
-} from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type CustomObjectsApi } from '@kubernetes/client-node';
+import type { ReusedConnections } from '../shared/kube/reused-connections.js';
+import { customObjectsApi } from './custom-objects-api.js';
 import { errorMessage } from '../shared/errors.js';
 import { PLANE_LABEL } from '../shared/labels.js';
 import type { Logger } from '../shared/logger.js';
@@ -45,14 +42,14 @@ export class RouteTableWriter {
   private readonly api: CustomObjectsApi;
 
   constructor(
-    kubeConfig: KubeConfig,
+    access: ReusedConnections,
     private readonly plane: Plane,
     private readonly logger: Logger,
     private readonly metrics: ControllerMetrics,
     private readonly concurrency = 16,
     private readonly writeTimeoutMs = 30_000,
   ) {
-    this.api = kubeConfig.makeApiClient(CustomObjectsApi);
+    this.api = customObjectsApi(access);
   }
 
   async write(

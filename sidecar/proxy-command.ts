@@ -18,7 +18,7 @@ import {
   type ProxyMode,
 } from './proxy-server.js';
 import { DEFAULT_UPSTREAM_OPTIONS, type UpstreamOptions } from './upstreams.js';
-import { startDnsServer, type DnsServer } from './dns/dns-server.js';
+import type { DnsServer } from './dns/dns-server.js';
 import type { RouteSource } from './sources/route-source.js';
 
 const USAGE = `usage: detour proxy [flags]
@@ -143,16 +143,17 @@ export async function run(argv: string[]): Promise<number> {
   // every swap. `--dns-port 0` picks a free port (local runs beside another proxy).
   let dns: DnsServer | undefined;
   try {
-    dns =
-      mode === 'sidecar'
-        ? await startDnsServer({
-            host: '127.0.0.1',
-            port: flags.dnsPort,
-            hasHost: (name) => proxy.table.hasHost(name),
-            resolvConf: '/etc/resolv.conf',
-            logger: log,
-          })
-        : undefined;
+    if (mode === 'sidecar') {
+      // Loaded only when used (issue 13): a gateway has no DNS server.
+      const { startDnsServer } = await import('./dns/dns-server.js');
+      dns = await startDnsServer({
+        host: '127.0.0.1',
+        port: flags.dnsPort,
+        hasHost: (name) => proxy.table.hasHost(name),
+        resolvConf: '/etc/resolv.conf',
+        logger: log,
+      });
+    }
   } catch (err) {
     // Without it, captured DNS fails for every name: better not to start at all.
     log.error({ err: errorMessage(err), dnsPort: flags.dnsPort }, 'dns server failed to start');

@@ -12,6 +12,7 @@ import type { Container } from './pod-types.js';
 import { annotationReader } from './annotation-reader.js';
 import { readInboundSettings, type InboundSettings } from './inbound-settings.js';
 import type { ProxyResources } from './injector-config.js';
+import { atLeastMinimumLimit } from './proxy-memory.js';
 import { parseQuantity } from './quantity.js';
 
 /** Everything the pod's `detour.dev/*` annotations decide, validated. */
@@ -75,7 +76,11 @@ export function readInjectionSettings(
     keyof ProxyResources,
     string,
   ][]) {
-    const value = read(annotation, (v) => (parseQuantity(v), v));
+    const value = read(annotation, (v) => {
+      const quantity = parseQuantity(v);
+      if (key === 'memoryLimit') atLeastMinimumLimit(quantity);
+      return v;
+    });
     if (value !== undefined) resources[key] = value;
   }
   for (const [request, limit] of [

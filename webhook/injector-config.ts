@@ -1,6 +1,7 @@
 import { BadKnobError } from '../shared/errors.js';
 import type { Env } from '../shared/plane-config.js';
 import { PROXY_UID } from '../shared/labels.js';
+import { atLeastMinimumLimit, PROXY_MEMORY_REQUEST } from './proxy-memory.js';
 import { parseQuantity } from './quantity.js';
 
 /**
@@ -29,7 +30,7 @@ export function defaultInjectorConfig(): InjectorConfig {
   return {
     image: DEFAULT_PROXY_IMAGE,
     proxyUid: PROXY_UID,
-    proxyResources: { cpu: '50m', memory: '64Mi' },
+    proxyResources: { cpu: '50m', memory: PROXY_MEMORY_REQUEST },
   };
 }
 
@@ -85,7 +86,8 @@ export function loadInjectorConfig(env: Env = process.env): InjectorConfig {
       continue;
     }
     try {
-      parseQuantity(value);
+      const quantity = parseQuantity(value);
+      if (key === 'memoryLimit') atLeastMinimumLimit(quantity);
     } catch (err) {
       throw new BadKnobError(INJECTOR_KNOBS[key], value, (err as Error).message);
     }

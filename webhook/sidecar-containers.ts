@@ -13,6 +13,21 @@ export const TOKEN_VOLUME = 'detour-token';
 // Where client-node's loadFromCluster() looks for the ServiceAccount token.
 const TOKEN_MOUNT_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
 
+/** The image's proxy entry point on PATH (Dockerfile, scripts/build/bundles.ts). */
+export const PROXY_COMMAND = 'detour-proxy';
+
+/**
+ * The proxy's Node flags; `npm run bench -- proxy` runs the proxy with exactly these.
+ * - A 2 MB young generation keeps an idle proxy ~6 MB smaller, for ~8 % more GC CPU
+ *   under load: one proxy runs in every pod, so memory is the scarcer resource.
+ * - An old-generation cap: without one V8 sizes the heap from the node's memory and
+ *   lets garbage pile up (a 1-route proxy's heap grew to 60-70 MB after a minute of
+ *   load, 145-160 MB of RSS); with any explicit cap it uses its memory-constrained
+ *   growth and stays near 30 MB (about 115 MB of RSS), for ~1 µs more GC per request
+ *   (--trace-gc; issue 13). 128 MB is well above the live heap with 10,000 routes.
+ */
+export const PROXY_NODE_OPTIONS = '--max-semi-space-size=2 --max-old-space-size=128';
+
 export interface ProxyIdentity {
   uid: number;
   gid: number;
@@ -35,8 +50,10 @@ export function proxyContainer(
     name: CONTAINER_NAMES.proxy,
     image: config.image,
     ...pullPolicy(config),
-    // The image's entrypoint is `detour`; the source defaults to `kube` in a pod.
-    // The same --inbound map as detour-init's: one listener per captured app port.
+    // The image's proxy-only bundle (issue 13: no webhook, controller or client-node
+    // models in every pod); the source defaults to `kube` in a pod. The same --inbound
+    // map as detour-init's: one listener per captured app port.
+    command: [PROXY_COMMAND],
     args: [
       'proxy',
       '--mode',
@@ -49,10 +66,7 @@ export function proxyContainer(
       // Where the proxy reaches the app: inbound forwarding and app probes dial the pod
       // IP, as the kubelet does (a probe's host defaults to it).
       downward('POD_IP', 'status.podIP'),
-      // A 2 MB young generation keeps an idle proxy ~6 MB smaller, for ~8 % more GC CPU
-      // under load: one proxy runs in every pod, so memory is the scarcer resource.
-      // The README's benchmark figures are taken with this setting.
-      { name: 'NODE_OPTIONS', value: '--max-semi-space-size=2' },
+      { name: 'NODE_OPTIONS', value: PROXY_NODE_OPTIONS },
       ...(settings.logLevel === undefined ? [] : [{ name: 'LOG_LEVEL', value: settings.logLevel }]),
       ...appProbesEnv(options.appProbes),
     ],

@@ -40,7 +40,7 @@ export interface InformerHooks {
   connected?(connected: boolean): void;
 }
 
-export interface ResilientInformerOptions {
+export interface ResilientInformerOptions<T extends KubeObjectLike = KubeObjectLike> {
   /** For logs and metrics: `pods`, `secrets`, `routetables`. */
   name: string;
   kubeConfig: KubeAccess;
@@ -51,6 +51,12 @@ export interface ResilientInformerOptions {
   logger: Logger;
   knobs?: Partial<WatchKnobs>;
   hooks?: InformerHooks;
+  /**
+   * Applied to each object as it arrives (list items, watch events), before it is
+   * cached or handed on: keep what the consumer reads, so the cache does not hold whole
+   * objects (client-go's cache.TransformFunc).
+   */
+  transform?: (object: T) => T;
 }
 
 interface ListBody<T> {
@@ -92,7 +98,7 @@ export class ResilientInformer<T extends KubeObjectLike> {
   private wake: (() => void) | undefined;
   private listAbort: AbortController | undefined;
 
-  constructor(private readonly options: ResilientInformerOptions) {
+  constructor(private readonly options: ResilientInformerOptions<T>) {
     this.knobs = { ...DEFAULT_WATCH_KNOBS, ...options.knobs };
     this.synced = new Promise((resolve) => {
       this.resolveSynced = resolve;
@@ -257,11 +263,13 @@ export class ResilientInformer<T extends KubeObjectLike> {
       // Built-in list items carry no kind/apiVersion on the wire; watch events do.
       const kind = body.kind?.replace(/List$/, '');
       for (const item of body.items ?? []) {
-        items.push({
-          ...item,
-          kind: item.kind ?? kind,
-          apiVersion: item.apiVersion ?? body.apiVersion,
-        });
+        items.push(
+          this.transform({
+            ...item,
+            kind: item.kind ?? kind,
+            apiVersion: item.apiVersion ?? body.apiVersion,
+          }),
+        );
       }
       if (page === 0) rv = body.metadata?.resourceVersion ?? '';
       token = body.metadata?.continue;
@@ -321,23 +329,28 @@ export class ResilientInformer<T extends KubeObjectLike> {
   /** Applies one watch event; returns false for an ERROR event (the watch must end). */
   private apply(type: string, obj: T & { code?: number }): 'ok' | 'expired' | 'error' {
     if (type === 'ERROR') return obj.code === 410 ? 'expired' : 'error';
+    const rv = obj.metadata?.resourceVersion;
     if (type === 'BOOKMARK') {
       this.hook('event', 'bookmark');
     } else if (type === 'ADDED' || type === 'MODIFIED') {
-      const key = objectKey(obj);
+      const kept = this.transform(obj);
+      const key = objectKey(kept);
       const old = this.cache.get(key);
-      this.cache.set(key, obj);
-      if (old === undefined) this.emit({ type: 'added', object: obj });
-      else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) {
-        this.emit({ type: 'updated', object: obj });
+      this.cache.set(key, kept);
+      if (old === undefined) this.emit({ type: 'added', object: kept });
+      else if (old.metadata?.resourceVersion !== kept.metadata?.resourceVersion) {
+        this.emit({ type: 'updated', object: kept });
       }
     } else if (type === 'DELETED') {
       const key = objectKey(obj);
-      if (this.cache.delete(key)) this.emit({ type: 'deleted', object: obj });
+      if (this.cache.delete(key)) this.emit({ type: 'deleted', object: this.transform(obj) });
     }
-    const rv = obj.metadata?.resourceVersion;
     if (rv !== undefined && rv !== '') this.rv = rv;
     return 'ok';
+  }
+
+  private transform(obj: T): T {
+    return this.options.transform === undefined ? obj : this.options.transform(obj);
   }
 
   private watchOnce(): Promise<WatchOutcome> {

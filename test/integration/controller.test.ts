@@ -1,7 +1,12 @@
 import { expect } from 'chai';
 import { send } from '../support/proxy.js';
 import { startUpstream, type EchoBody, type TestUpstream } from '../support/upstream.js';
-import { eventually } from '../support/api-server/kube-test-client.js';
+import {
+  eventually,
+  podStatus,
+  routablePod as kubeRoutablePod,
+} from '../support/api-server/kube-test-client.js';
+import type { KubeObject } from '../support/api-server/resources.js';
 import { startKubeStack, type KubeStack } from '../support/kube-stack.js';
 
 /**
@@ -286,6 +291,30 @@ describe('controller + kube source + proxy (through the API-server double)', fun
       () => (stack.source.table?.hasHost('a.partners.example') === false ? true : undefined),
       'a.partners.example refused after the label is gone',
     );
+  });
+
+  it('writes the tables of 40 namespaces over a few kept-alive connections, not one each', async () => {
+    const before = stack.double.counters.connections;
+    for (let i = 0; i < 40; i++) {
+      const pod = kubeRoutablePod({
+        namespace: `ns-${i}`,
+        name: 'web-1',
+        ip: '127.0.0.21',
+        ports: [8080],
+        hosts: `web.ns-${i}`,
+        paths: '8080:/',
+      });
+      pod.status = podStatus('127.0.0.21', true);
+      stack.double.seed(pod as KubeObject);
+    }
+    await eventually(
+      () => ((stack.double.counters.writes['apply routetables'] ?? 0) >= 40 ? true : undefined),
+      '40 RouteTables applied',
+    );
+    // client-node's KubeConfig alone opens one TLS connection per write (issue 13): 80
+    // here. The writer runs 16 at a time, so reuse needs about that many, plus a few
+    // for watches that restart meanwhile.
+    expect(stack.double.counters.connections - before).to.be.below(30);
   });
 
   it('writes nothing when nothing changed, and two replicas agree without a leader', async () => {

@@ -3,9 +3,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../support/cli.js';
 import { execForm, parseDockerfile, type Instruction, type Stage } from '../support/dockerfile.js';
+import { BUNDLES, SOURCE_FOLDERS } from '../../scripts/build/bundles.js';
 
 // There is no Docker engine on the build machines, so the image is checked by reading
-// the Dockerfile; test/integration/build-entry.test.ts checks that what it builds runs.
+// the Dockerfile; test/integration/bundle.test.ts checks that what it builds runs.
 const dockerfile = parseDockerfile(readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8'));
 const dockerignore = readFileSync(join(REPO_ROOT, '.dockerignore'), 'utf8')
   .split('\n')
@@ -34,29 +35,25 @@ describe('Dockerfile', () => {
     }
   });
 
-  it('compiles with npm ci + npm run build and installs only production dependencies at run time', () => {
+  it('bundles with npm ci + npm run build and ships dist/ alone: no node_modules at run time', () => {
     const build = dockerfile.stages.find((s) => /npm run build/.test(runs(s)));
     expect(build, 'a stage that runs npm run build').to.not.equal(undefined);
     expect(runs(build!)).to.match(/\bnpm ci\b/);
     expect(runs(build!)).to.not.match(/--omit=dev/);
-    const prodInstall = dockerfile.stages.find((s) => /npm ci\b.*--omit=dev/.test(runs(s)));
-    expect(prodInstall, 'a stage that runs npm ci --omit=dev').to.not.equal(undefined);
     const copies = all(runtime, 'COPY').map((i) => i.args);
-    expect(copies).to.include.members([
-      `--from=${build!.name ?? ''} /src/dist ./dist`,
-      `--from=${prodInstall!.name ?? ''} /app/node_modules ./node_modules`,
-    ]);
+    expect(copies).to.include(`--from=${build!.name ?? ''} /src/dist ./dist`);
+    // The bundles inline every dependency (scripts/build.ts).
+    expect(copies.join('\n')).to.not.match(/node_modules/);
+    expect(runs(runtime)).to.not.match(/\bnpm\b/);
   });
 
-  it('copies every source folder the build compiles, none of which .dockerignore drops', () => {
-    const buildConfig = JSON.parse(
-      readFileSync(join(REPO_ROOT, 'tsconfig.build.json'), 'utf8'),
-    ) as { include: string[] };
+  it('copies the build script and every source folder it bundles, none of which .dockerignore drops', () => {
     const build = dockerfile.stages.find((s) => /npm run build/.test(runs(s)))!;
     const copied = all(build, 'COPY').flatMap((i) => i.args.split(/\s+/).slice(0, -1));
-    for (const folder of buildConfig.include) {
-      expect(copied, `COPY ${folder}`).to.include(folder);
-      expect(dockerignore, `.dockerignore must keep ${folder}`).to.not.include(folder);
+    for (const source of [...SOURCE_FOLDERS, 'scripts/build.ts', 'scripts/build']) {
+      expect(copied, `COPY ${source}`).to.include(source);
+      const kept = dockerignore.includes(`!${source}`) || !dockerignore.includes(source);
+      expect(kept, `.dockerignore must keep ${source}`).to.equal(true);
     }
     for (const source of copied) {
       expect(existsSync(join(REPO_ROOT, source)), `${source} exists`).to.equal(true);
@@ -80,15 +77,19 @@ describe('Dockerfile', () => {
     expect(users.at(-1)!.line).to.be.greaterThan(lastRun);
   });
 
-  it('puts `detour` on PATH as the package.json bin entry point', () => {
-    const bin = pkg.bin.detour;
-    expect(bin).to.equal('dist/bin/detour.js');
-    expect(runs(runtime)).to.contain(`ln -s /app/${bin} /usr/local/bin/detour`);
-    expect(runs(runtime)).to.contain(`chmod 0755 ${bin}`);
-    // The shebang is what makes the symlink executable.
-    expect(readFileSync(join(REPO_ROOT, 'bin/detour.ts'), 'utf8')).to.match(
-      /^#!\/usr\/bin\/env node\n/,
-    );
+  it('puts each bundle on PATH under its package.json bin name', () => {
+    for (const bundle of BUNDLES) {
+      const bin = pkg.bin[bundle.command];
+      expect(bin, `package.json bin.${bundle.command}`).to.equal(`dist/${bundle.name}.js`);
+      expect(runs(runtime)).to.contain(`ln -s /app/${bin} /usr/local/bin/${bundle.command}`);
+      expect(runs(runtime)).to.match(
+        new RegExp(`chmod 0755 [^&]*\\b${bin!.replace('.', '\\.')}\\b`),
+      );
+      // The shebang is what makes the symlink executable.
+      expect(readFileSync(join(REPO_ROOT, bundle.source), 'utf8')).to.match(
+        /^#!\/usr\/bin\/env node\n/,
+      );
+    }
   });
 
   it('ships package.json beside dist/, which makes the compiled files ES modules', () => {

@@ -42,13 +42,15 @@ describe('injector config knobs', () => {
     expect(c.image).to.equal('r/detour:1');
     expect(c.proxyUid).to.equal(2000);
     expect(c.imagePullPolicy).to.equal('IfNotPresent');
-    expect(c.proxyResources).to.deep.equal({ memory: '64Mi', memoryLimit: '256Mi' });
+    expect(c.proxyResources).to.deep.equal({ memory: '128Mi', memoryLimit: '256Mi' });
   });
 
   for (const [knob, value] of [
     ['DETOUR_PROXY_UID', '0'],
     ['DETOUR_PROXY_UID', 'root'],
     ['DETOUR_PROXY_MEMORY', '64MB'],
+    // Below the minimum limit (webhook/proxy-memory.ts): the proxy would be OOM-killed.
+    ['DETOUR_PROXY_MEMORY_LIMIT', '128Mi'],
     ['DETOUR_PROXY_IMAGE_PULL_POLICY', 'Sometimes'],
   ] as const) {
     it(`refuses ${knob}=${value} naming the knob`, () => {
