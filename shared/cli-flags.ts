@@ -64,3 +64,16 @@ export function wholeNumberFlag(
   }
   return Number(text);
 }
+
+/** A flag that takes one of a few words (`--mode sidecar|gateway`). */
+export function choiceFlag<T extends string>(
+  flag: string,
+  value: string | boolean | undefined,
+  choices: readonly T[],
+  fallback: T,
+): T {
+  if (value === undefined) return fallback;
+  const text = String(value);
+  if ((choices as readonly string[]).includes(text)) return text as T;
+  throw new BadFlagError(flag, text, `expected ${choices.join(' or ')}`);
+}

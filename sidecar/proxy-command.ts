@@ -1,12 +1,12 @@
 import { BadFlagError, BadKnobError, errorMessage } from '../shared/errors.js';
-import { parseFlags, portFlag, wholeNumberFlag } from '../shared/cli-flags.js';
+import { choiceFlag, parseFlags, portFlag, wholeNumberFlag } from '../shared/cli-flags.js';
 import { waitForSignal } from '../shared/signals.js';
 import { parseInboundMap, type InboundPort } from '../shared/inbound-ports.js';
 import { loadPlaneConfig, planeFromMode, type PlaneConfig } from '../shared/plane-config.js';
 import { PORTS } from '../shared/labels.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { isIP, type AddressInfo } from 'node:net';
-import type { LocalPod } from './traffic.js';
+import { PROXY_MODES, type LocalPod } from './traffic.js';
 import { AccessLog } from './access-log.js';
 import { AdminServer } from './admin-server.js';
 import { AppHealth } from './app-health.js';
@@ -260,9 +260,7 @@ function localPod(env: NodeJS.ProcessEnv, required: boolean): LocalPod | undefin
 }
 
 function parseMode(value: string | boolean | undefined): ProxyMode {
-  if (value === undefined) return 'sidecar';
-  if (value === 'sidecar' || value === 'gateway') return value;
-  throw new BadFlagError('--mode', String(value), 'expected sidecar or gateway');
+  return choiceFlag('--mode', value, PROXY_MODES, 'sidecar');
 }
 
 function readFlags(

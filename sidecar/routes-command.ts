@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { parseFlags } from '../shared/cli-flags.js';
+import { choiceFlag, parseFlags } from '../shared/cli-flags.js';
+import { PROXY_MODES, type ProxyMode } from './traffic.js';
 import { BadFlagError, DetourError, errorMessage } from '../shared/errors.js';
 import { loadPlaneConfig, planeFromMode } from '../shared/plane-config.js';
 import { PORTS } from '../shared/labels.js';
@@ -111,10 +112,8 @@ async function offline(
   };
 }
 
-function modeFlag(value: string | boolean | undefined): 'sidecar' | 'gateway' {
-  if (value === undefined) return 'sidecar';
-  if (value === 'sidecar' || value === 'gateway') return value;
-  throw new BadFlagError('--mode', String(value), 'expected sidecar or gateway');
+function modeFlag(value: string | boolean | undefined): ProxyMode {
+  return choiceFlag('--mode', value, PROXY_MODES, 'sidecar');
 }
 
 function adminUrl(text: string): URL {

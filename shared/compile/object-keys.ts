@@ -1,4 +1,5 @@
 import { compareText } from '../compare-text.js';
+import { objectKey as sharedObjectKey } from '../object-key.js';
 
 /** Kubernetes' default namespace for an object that names none (as kubectl applies it). */
 const DEFAULT_NAMESPACE = 'default';
@@ -14,9 +15,9 @@ export function namespaceOf(object: Keyed): string {
   return namespace === undefined || namespace === '' ? DEFAULT_NAMESPACE : namespace;
 }
 
-/** Objects are keyed by namespace/name (names repeat across namespaces). */
+/** Objects are keyed by namespace/name, a missing namespace read as kubectl reads it. */
 export function objectKey(object: Keyed): string {
-  return `${namespaceOf(object)}/${object.metadata?.name ?? ''}`;
+  return sharedObjectKey(object, DEFAULT_NAMESPACE);
 }
 
 /** One object per key (the later wins, as a later watch event does), sorted by key. */

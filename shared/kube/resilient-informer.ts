@@ -6,6 +6,7 @@ import type { Logger } from '../logger.js';
 import { errorMessage } from '../errors.js';
 import { kubeGetJson, KubeApiError } from './kube-request.js';
 import { backoffDelay, DEFAULT_WATCH_KNOBS, type WatchKnobs } from './watch-knobs.js';
+import { objectKey } from '../object-key.js';
 
 /**
  * list+watch that never gives up. client-node's ListWatch (2.x, src/cache.ts) stops for
@@ -74,11 +75,6 @@ interface WatchOutcome {
 }
 
 const MAX_PAGES = 100_000;
-
-export function objectKey(obj: KubeObjectLike): string {
-  // namespace/name, never name alone: two namespaces may hold pods of one name.
-  return `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
-}
 
 export class ResilientInformer<T extends KubeObjectLike> {
   /** Resolves after the first complete list (the cache then mirrors the server). */
