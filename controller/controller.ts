@@ -72,40 +72,40 @@ export interface ControllerOptions {
  */
 export class Controller {
   readonly metrics: ControllerMetrics;
-  private readonly pods: ResilientInformer<V1Pod & KubeObjectLike>;
-  private readonly secrets: ResilientInformer<V1Secret & KubeObjectLike>;
+  readonly #pods: ResilientInformer<V1Pod & KubeObjectLike>;
+  readonly #secrets: ResilientInformer<V1Secret & KubeObjectLike>;
   /** Unchecked objects: the compiler and reportInvalidGrants check each against the schema. */
-  private readonly hostGrants: ResilientInformer<KubeObjectLike>;
-  private readonly namespaces: ResilientInformer<V1Namespace & KubeObjectLike>;
+  readonly #hostGrants: ResilientInformer<KubeObjectLike>;
+  readonly #namespaces: ResilientInformer<V1Namespace & KubeObjectLike>;
   /** Unchecked objects: the compiler checks each spec and reports the invalid ones. */
-  private readonly apiPolicies: ResilientInformer<ObservedApiPolicy>;
-  private readonly tables: ResilientInformer<RouteTableResource>;
+  readonly #apiPolicies: ResilientInformer<ObservedApiPolicy>;
+  readonly #tables: ResilientInformer<RouteTableResource>;
   /** scrypt is slow on purpose: hashes are memoized across reconciles (bounded). */
-  private readonly hasher = new ApiKeyHasher();
-  private readonly writer: RouteTableWriter;
-  private readonly statusWriter: ApiPolicyStatusWriter;
-  private readonly policyLog: ApiPolicyLog;
-  private readonly debouncer: Debouncer;
-  private readonly knobs: WatchKnobs;
-  private inFlight: Promise<void> | undefined;
-  private again = false;
-  private started = false;
-  private stopped = false;
-  private isReady = false;
-  private failures = 0;
-  private retryTimer: NodeJS.Timeout | undefined;
-  private lastWrite: WriteResult | undefined;
-  private problems = new Set<string>();
-  private invalidGrants = new Set<string>();
+  readonly #hasher = new ApiKeyHasher();
+  readonly #writer: RouteTableWriter;
+  readonly #statusWriter: ApiPolicyStatusWriter;
+  readonly #policyLog: ApiPolicyLog;
+  readonly #debouncer: Debouncer;
+  readonly #knobs: WatchKnobs;
+  #inFlight: Promise<void> | undefined;
+  #again = false;
+  #started = false;
+  #stopped = false;
+  #isReady = false;
+  #failures = 0;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #lastWrite: WriteResult | undefined;
+  #problems = new Set<string>();
+  #invalidGrants = new Set<string>();
 
   constructor(private readonly options: ControllerOptions) {
     const { config, logger } = options;
     // One set of kept-alive connections for every list, watch and write (issue 13).
     const kubeConfig = new ReusedConnections(options.kubeConfig);
     this.metrics = options.metrics ?? new ControllerMetrics();
-    this.knobs = { ...DEFAULT_WATCH_KNOBS, ...options.knobs };
-    const common = { kubeConfig, logger, knobs: this.knobs };
-    this.pods = new ResilientInformer({
+    this.#knobs = { ...DEFAULT_WATCH_KNOBS, ...options.knobs };
+    const common = { kubeConfig, logger, knobs: this.#knobs };
+    this.#pods = new ResilientInformer({
       ...common,
       name: 'pods',
       path: '/api/v1/pods',
@@ -116,7 +116,7 @@ export class Controller {
     });
     // RBAC grants list/watch on Secrets by resourceNames only, which the API server
     // authorizes for requests carrying exactly this field selector.
-    this.secrets = new ResilientInformer({
+    this.#secrets = new ResilientInformer({
       ...common,
       name: 'secrets',
       path: '/api/v1/secrets',
@@ -125,13 +125,13 @@ export class Controller {
     });
     // Who may claim a host (shared/compile/host-claims.ts): the grants, and the namespace
     // labels their namespaceSelectors read. Both are small, cluster-scoped lists.
-    this.hostGrants = new ResilientInformer({
+    this.#hostGrants = new ResilientInformer({
       ...common,
       name: 'hostgrants',
       path: `/apis/${HOST_GRANT_GROUP}/${HOST_GRANT_VERSION}/${HOST_GRANT_PLURAL}`,
       hooks: this.metrics.informerHooks('hostgrants'),
     });
-    this.namespaces = new ResilientInformer({
+    this.#namespaces = new ResilientInformer({
       ...common,
       name: 'namespaces',
       path: '/api/v1/namespaces',
@@ -139,7 +139,7 @@ export class Controller {
     });
     // The namespaces' API policies (shared/compile/api-policies.ts); their status is
     // written back, and watching it is what lets a reconcile compare before writing.
-    this.apiPolicies = new ResilientInformer({
+    this.#apiPolicies = new ResilientInformer({
       ...common,
       name: 'apipolicies',
       path: `/apis/${ROUTE_TABLE_GROUP}/${ROUTE_TABLE_VERSION}/${API_POLICY_PLURAL}`,
@@ -147,58 +147,58 @@ export class Controller {
     });
     // Watching our own output lets a reconcile compare instead of blindly writing, and
     // repairs a table someone edited or deleted by hand.
-    this.tables = new ResilientInformer({
+    this.#tables = new ResilientInformer({
       ...common,
       name: 'routetables',
       path: `/apis/${ROUTE_TABLE_GROUP}/${ROUTE_TABLE_VERSION}/${ROUTE_TABLE_PLURAL}`,
       labelSelector: `${PLANE_LABEL}=${config.plane}`,
       hooks: this.metrics.informerHooks('routetables'),
     });
-    this.writer = new RouteTableWriter(kubeConfig, config.plane, logger, this.metrics);
-    this.statusWriter = new ApiPolicyStatusWriter(kubeConfig, config.plane, logger, this.metrics);
-    this.policyLog = new ApiPolicyLog(logger);
-    this.debouncer = new Debouncer(
+    this.#writer = new RouteTableWriter(kubeConfig, config.plane, logger, this.metrics);
+    this.#statusWriter = new ApiPolicyStatusWriter(kubeConfig, config.plane, logger, this.metrics);
+    this.#policyLog = new ApiPolicyLog(logger);
+    this.#debouncer = new Debouncer(
       () => {
-        this.reconcileSoon();
+        this.#reconcileSoon();
       },
       options.debounceMs ?? 250,
       options.maxDelayMs ?? 1_000,
     );
-    for (const informer of this.informers()) {
+    for (const informer of this.#informers()) {
       // A RouteTable event is mostly the echo of our own write: it must not make the
       // debounce think the cluster is churning (controller/debouncer.ts).
-      const kind = informer === this.tables ? 'echo' : 'input';
+      const kind = informer === this.#tables ? 'echo' : 'input';
       informer.onEvent(() => {
-        if (this.started) this.debouncer.trigger(kind);
+        if (this.#started) this.#debouncer.trigger(kind);
       });
     }
   }
 
-  private informers(): Watched[] {
+  #informers(): Watched[] {
     return [
-      this.pods,
-      this.secrets,
-      this.hostGrants,
-      this.namespaces,
-      this.apiPolicies,
-      this.tables,
+      this.#pods,
+      this.#secrets,
+      this.#hostGrants,
+      this.#namespaces,
+      this.#apiPolicies,
+      this.#tables,
     ];
   }
 
   /** Starts watching; resolves after the first complete sync and reconcile. */
   async start(): Promise<void> {
-    for (const informer of this.informers()) informer.start();
-    await Promise.all(this.informers().map((informer) => informer.synced));
-    this.started = true;
+    for (const informer of this.#informers()) informer.start();
+    await Promise.all(this.#informers().map((informer) => informer.synced));
+    this.#started = true;
     await this.reconcileNow();
-    this.isReady = true;
+    this.#isReady = true;
     this.options.logger.info(
       {
         plane: this.options.config.plane,
-        pods: this.pods.size,
-        secrets: this.secrets.size,
-        hostGrants: this.hostGrants.size,
-        apiPolicies: this.apiPolicies.size,
+        pods: this.#pods.size,
+        secrets: this.#secrets.size,
+        hostGrants: this.#hostGrants.size,
+        apiPolicies: this.#apiPolicies.size,
         hostPolicy: this.options.config.hostPolicy,
       },
       'controller synced',
@@ -206,81 +206,81 @@ export class Controller {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    this.debouncer.cancel();
-    clearTimeout(this.retryTimer);
-    await Promise.all(this.informers().map((informer) => informer.stop()));
-    await this.inFlight;
+    this.#stopped = true;
+    this.#debouncer.cancel();
+    clearTimeout(this.#retryTimer);
+    await Promise.all(this.#informers().map((informer) => informer.stop()));
+    await this.#inFlight;
   }
 
   get ready(): boolean {
-    return this.isReady;
+    return this.#isReady;
   }
 
   get lastResult(): WriteResult | undefined {
-    return this.lastWrite;
+    return this.#lastWrite;
   }
 
   /** Reconciles now (after any reconcile in flight), bypassing the debounce. */
   async reconcileNow(): Promise<void> {
-    this.reconcileSoon();
-    while (this.inFlight !== undefined) await this.inFlight;
+    this.#reconcileSoon();
+    while (this.#inFlight !== undefined) await this.#inFlight;
   }
 
-  private reconcileSoon(): void {
-    if (this.stopped) return;
-    if (this.inFlight !== undefined) {
-      this.again = true; // one more pass after this one, with the newer caches
+  #reconcileSoon(): void {
+    if (this.#stopped) return;
+    if (this.#inFlight !== undefined) {
+      this.#again = true; // one more pass after this one, with the newer caches
       return;
     }
-    this.inFlight = this.loop().finally(() => {
-      this.inFlight = undefined;
+    this.#inFlight = this.#loop().finally(() => {
+      this.#inFlight = undefined;
     });
   }
 
-  private async loop(): Promise<void> {
+  async #loop(): Promise<void> {
     do {
-      this.again = false;
-      await this.reconcile();
-    } while (this.moreWork());
+      this.#again = false;
+      await this.#reconcile();
+    } while (this.#moreWork());
   }
 
   /** A method so the compiler does not assume the flags are unchanged across awaits. */
-  private moreWork(): boolean {
-    return this.again && !this.stopped;
+  #moreWork(): boolean {
+    return this.#again && !this.#stopped;
   }
 
-  private async reconcile(): Promise<void> {
+  async #reconcile(): Promise<void> {
     const { config, logger } = this.options;
     let result: WriteResult;
     try {
-      const secrets = this.secrets.list();
+      const secrets = this.#secrets.list();
       // New or changed keys are hashed on the thread pool first, so the synchronous
       // compile finds every hash memoized and the event loop never runs scrypt.
-      await this.hasher.prepare(apiKeyInputs(secrets, config));
+      await this.#hasher.prepare(apiKeyInputs(secrets, config));
       const endTimer = this.metrics.compileSeconds.startTimer();
       const compiled = compileWithOutcomes(
         {
-          pods: this.pods.list(),
+          pods: this.#pods.list(),
           secrets,
-          hostGrants: this.hostGrants.list(),
-          namespaces: this.namespaces.list(),
-          apiPolicies: this.apiPolicies.list(),
+          hostGrants: this.#hostGrants.list(),
+          namespaces: this.#namespaces.list(),
+          apiPolicies: this.#apiPolicies.list(),
         },
         config,
-        this.hasher,
+        this.#hasher,
       );
       endTimer();
       const desired = compiled.tables;
       this.metrics.compiles.inc();
       this.metrics.tables.set(desired.length);
-      this.reportProblems(desired);
-      this.reportInvalidGrants();
-      this.policyLog.report(compiled.apiPolicies);
-      result = await this.writer.write(desired, this.tables.list());
+      this.#reportProblems(desired);
+      this.#reportInvalidGrants();
+      this.#policyLog.report(compiled.apiPolicies);
+      result = await this.#writer.write(desired, this.#tables.list());
       // After the tables: a status saying "attached" describes tables already written.
-      const statuses = await this.statusWriter.write(compiled.apiPolicies, (namespace, name) =>
-        this.apiPolicies.get(namespace, name),
+      const statuses = await this.#statusWriter.write(compiled.apiPolicies, (namespace, name) =>
+        this.#apiPolicies.get(namespace, name),
       );
       result = { ...result, errors: result.errors + statuses.errors };
       if (statuses.written > 0) logger.info({ ...statuses }, 'ApiPolicy statuses written');
@@ -288,11 +288,11 @@ export class Controller {
       logger.error({ err: errorMessage(err) }, 'reconcile failed');
       result = { applied: 0, statusApplied: 0, deleted: 0, errors: 1 };
     }
-    this.lastWrite = result;
+    this.#lastWrite = result;
     if (result.applied + result.statusApplied + result.deleted > 0) {
       logger.info({ ...result }, 'route tables written');
     }
-    this.scheduleRetry(result.errors > 0);
+    this.#scheduleRetry(result.errors > 0);
   }
 
   /**
@@ -300,7 +300,7 @@ export class Controller {
    * the log gets each one once, when it appears, so that a conflict is noticed without
    * anyone running kubectl, and a steady state does not repeat it on every reconcile.
    */
-  private reportProblems(tables: readonly RouteTableResource[]): void {
+  #reportProblems(tables: readonly RouteTableResource[]): void {
     const seen = new Set<string>();
     let logged = 0;
     for (const table of tables) {
@@ -308,54 +308,54 @@ export class Controller {
         const key = `conflict ${JSON.stringify(conflict)}`;
         if (seen.has(key)) continue;
         seen.add(key);
-        if (!this.problems.has(key) && logged++ < MAX_PROBLEM_LINES) {
+        if (!this.#problems.has(key) && logged++ < MAX_PROBLEM_LINES) {
           this.options.logger.warn({ ...conflict }, 'route conflict: the oldest claim wins');
         }
       }
       for (const entry of table.status?.skipped ?? []) {
         const key = `skipped ${JSON.stringify(entry)}`;
         seen.add(key);
-        if (!this.problems.has(key) && logged++ < MAX_PROBLEM_LINES) {
+        if (!this.#problems.has(key) && logged++ < MAX_PROBLEM_LINES) {
           this.options.logger.warn({ ...entry }, 'annotation entry skipped');
         }
       }
     }
-    this.problems = seen;
+    this.#problems = seen;
   }
 
   /**
    * A HostGrant the CRD should have refused (applied before the CRD was, or edited with
    * validation off) grants nothing; say so once per version of it.
    */
-  private reportInvalidGrants(): void {
+  #reportInvalidGrants(): void {
     const seen = new Set<string>();
-    for (const grant of this.hostGrants.list()) {
+    for (const grant of this.#hostGrants.list()) {
       const parsed = parseHostGrant(grant);
       if (parsed.ok) continue;
       const name = grant.metadata?.name ?? '';
       const key = `${name}@${grant.metadata?.resourceVersion ?? ''}`;
       seen.add(key);
-      if (!this.invalidGrants.has(key)) {
+      if (!this.#invalidGrants.has(key)) {
         this.options.logger.warn(
           { hostGrant: name, problem: parsed.problem },
           'HostGrant ignored: it does not match the schema, so it grants nothing',
         );
       }
     }
-    this.invalidGrants = seen;
+    this.#invalidGrants = seen;
   }
 
   /** Failed writes are retried with backoff even when no new event comes. */
-  private scheduleRetry(failed: boolean): void {
-    clearTimeout(this.retryTimer);
+  #scheduleRetry(failed: boolean): void {
+    clearTimeout(this.#retryTimer);
     if (!failed) {
-      this.failures = 0;
+      this.#failures = 0;
       return;
     }
-    this.failures++;
-    const delay = backoffDelay(this.failures, this.knobs);
-    this.retryTimer = setTimeout(() => {
-      this.reconcileSoon();
+    this.#failures++;
+    const delay = backoffDelay(this.#failures, this.#knobs);
+    this.#retryTimer = setTimeout(() => {
+      this.#reconcileSoon();
     }, delay);
   }
 }

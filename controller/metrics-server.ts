@@ -9,10 +9,10 @@ import type { Registry } from 'prom-client';
  * rollout waits for a replica that actually wrote tables).
  */
 export class MetricsServer {
-  private readonly server: http.Server;
+  readonly #server: http.Server;
 
   constructor(registry: Registry, ready: () => boolean) {
-    this.server = http.createServer((req, res) => {
+    this.#server = http.createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0];
       const send = (code: number, body: string, type = 'text/plain; charset=utf-8'): void => {
         res.writeHead(code, { 'content-type': type });
@@ -41,10 +41,10 @@ export class MetricsServer {
   }
 
   listen(port: number, host = '0.0.0.0'): Promise<AddressInfo> {
-    return listenOn(this.server, port, host);
+    return listenOn(this.#server, port, host);
   }
 
   close(): Promise<void> {
-    return closeNow(this.server);
+    return closeNow(this.#server);
   }
 }

@@ -39,23 +39,23 @@ const REPLICA_IPS = ['127.0.0.11', '127.0.0.12'] as const;
 
 export class LoopbackStage implements DemoStage {
   readonly routesCommand = `detour routes --admin ${ADMIN_URL}`;
-  private readonly useCurl = hasCommand('curl');
-  private readonly appEnv: NodeJS.ProcessEnv = {
+  readonly #useCurl = hasCommand('curl');
+  readonly #appEnv: NodeJS.ProcessEnv = {
     ...NO_PROXY_ENV,
     http_proxy: `http://127.0.0.1:${PROXY_PORT}`,
     HTTP_PROXY: `http://127.0.0.1:${PROXY_PORT}`,
     NODE_USE_ENV_PROXY: '1',
   };
-  private readonly replicas: Started[] = [];
-  private sidecar: Started | undefined;
-  private apiManager: Started | undefined;
+  readonly #replicas: Started[] = [];
+  #sidecar: Started | undefined;
+  #apiManager: Started | undefined;
 
   async startReplicas(): Promise<string[]> {
     const lines: string[] = [];
     for (const [i, ip] of REPLICA_IPS.entries()) {
       const pod = SEED_REPLICAS[i] ?? 'replica';
       const replica = start(echoServerArgv(pod, 3000, ip));
-      this.replicas.push(replica);
+      this.#replicas.push(replica);
       await waitUntil(`${pod} to listen on ${ip}:3000`, () => {
         if (replica.child.exitCode !== null) throw new Error(`${pod}: ${replica.stderr()}`);
         return replica.stdout().includes('listening');
@@ -86,9 +86,9 @@ export class LoopbackStage implements DemoStage {
       String(DNS_PORT),
     ];
     const sidecar = start([process.execPath, ...detourArgv(args)], NO_PROXY_ENV);
-    this.sidecar = sidecar;
+    this.#sidecar = sidecar;
     await waitSidecarReady(sidecar, () =>
-      exec(appCallArgv(`${ADMIN_URL}/ready`, [], this.useCurl), NO_PROXY_ENV),
+      exec(appCallArgv(`${ADMIN_URL}/ready`, [], this.#useCurl), NO_PROXY_ENV),
     );
     return [
       `$ detour ${args.join(' ')}`,
@@ -102,15 +102,15 @@ export class LoopbackStage implements DemoStage {
   }
 
   async call(url: string, headers: readonly string[] = []): Promise<HttpReply> {
-    return parseAppCall(url, await exec(appCallArgv(url, headers, this.useCurl), this.appEnv));
+    return parseAppCall(url, await exec(appCallArgv(url, headers, this.#useCurl), this.#appEnv));
   }
 
   callCommand(url: string, headers: readonly string[] = []): string {
-    return `http_proxy=${this.appEnv.http_proxy ?? ''} ${appCallCommand(url, headers, this.useCurl)}`;
+    return `http_proxy=${this.#appEnv.http_proxy ?? ''} ${appCallCommand(url, headers, this.#useCurl)}`;
   }
 
   sidecarLog(): string[] {
-    return this.sidecar?.stdout().split('\n') ?? [];
+    return this.#sidecar?.stdout().split('\n') ?? [];
   }
 
   async startApiManager(consumers: Readonly<Record<string, string>>): Promise<ApiManager> {
@@ -121,7 +121,7 @@ export class LoopbackStage implements DemoStage {
       consumers,
     );
     const manager = start(argv, { ...NO_PROXY_ENV, ...env });
-    this.apiManager = manager;
+    this.#apiManager = manager;
     await waitUntil('api-manager to listen', () => {
       if (manager.child.exitCode !== null) throw new Error(`api-manager: ${manager.stderr()}`);
       return manager.stdout().includes('listening');
@@ -145,21 +145,21 @@ export class LoopbackStage implements DemoStage {
   }
 
   async stopSidecar(): Promise<number | null> {
-    const sidecar = this.sidecar;
+    const sidecar = this.#sidecar;
     return sidecar === undefined ? null : stop(sidecar.child);
   }
 
   async cleanup(): Promise<string[]> {
     const lines: string[] = [];
-    if (this.sidecar !== undefined && this.sidecar.child.exitCode === null) {
-      await stop(this.sidecar.child);
+    if (this.#sidecar !== undefined && this.#sidecar.child.exitCode === null) {
+      await stop(this.#sidecar.child);
       lines.push('stopped the sidecar');
     }
-    const running = this.replicas.splice(0).filter((r) => r.child.exitCode === null);
+    const running = this.#replicas.splice(0).filter((r) => r.child.exitCode === null);
     await Promise.all(running.map((r) => stop(r.child)));
     if (running.length > 0) lines.push(`stopped ${running.length} replica(s)`);
-    if (this.apiManager !== undefined && this.apiManager.child.exitCode === null) {
-      await stop(this.apiManager.child);
+    if (this.#apiManager !== undefined && this.#apiManager.child.exitCode === null) {
+      await stop(this.#apiManager.child);
       lines.push('stopped api-manager');
     }
     return lines;

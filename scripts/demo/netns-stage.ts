@@ -77,17 +77,17 @@ export function captureUnavailable(): string | undefined {
 
 export class NetnsStage implements DemoStage {
   readonly routesCommand = 'detour routes';
-  private readonly useCurl = hasCommand('curl');
-  private readonly lab = NetnsLab.create();
-  private client: NetnsPod | undefined;
-  private sidecar: NetnsProcess | undefined;
+  readonly #useCurl = hasCommand('curl');
+  readonly #lab = NetnsLab.create();
+  #client: NetnsPod | undefined;
+  #sidecar: NetnsProcess | undefined;
 
   async startReplicas(): Promise<string[]> {
-    const lines = [`(network namespaces ${this.lab.id}-*, on a bridge at ${BRIDGE_IP})`];
+    const lines = [`(network namespaces ${this.#lab.id}-*, on a bridge at ${BRIDGE_IP})`];
     for (const [i, ip] of REPLICA_IPS.entries()) {
       const name = SEED_REPLICAS[i] ?? 'replica';
-      const pod = this.lab.addPod(`app${i + 1}`, { ip, resolvConf: RESOLV_CONF });
-      const replica = this.lab.spawn(pod.ns, echoServerArgv(name, 3000), { uid: APP_UID });
+      const pod = this.#lab.addPod(`app${i + 1}`, { ip, resolvConf: RESOLV_CONF });
+      const replica = this.#lab.spawn(pod.ns, echoServerArgv(name, 3000), { uid: APP_UID });
       await waitUntil(`${name} to listen on ${ip}:3000`, () => {
         if (replica.child.exitCode !== null) throw new Error(`${name}: ${replica.stderr()}`);
         return replica.stdout().includes('listening');
@@ -103,25 +103,25 @@ export class NetnsStage implements DemoStage {
 
   async startSidecar(pod: InjectedPod, clusterFile: string): Promise<string[]> {
     if (pod.initArgs === undefined) throw new Error('detour inject rendered no init container');
-    const client = this.lab.addPod('my-other-application', {
+    const client = this.#lab.addPod('my-other-application', {
       ip: CLIENT_IP,
       resolvConf: RESOLV_CONF,
     });
-    this.client = client;
+    this.#client = client;
     const lines = [
       `   my-other-application's pod: netns ${client.ns}, ${CLIENT_IP}`,
       `$ detour ${pod.initArgs.join(' ')}`,
       `   (the init container, as root in the pod's network namespace)`,
     ];
-    const init = await this.run([process.execPath, ...detourArgv(pod.initArgs)]);
+    const init = await this.#run([process.execPath, ...detourArgv(pod.initArgs)]);
     if (init.code !== 0) throw new Error(`detour init failed: ${init.stderr}`);
-    const rules = await this.run(['iptables-save', '-t', 'nat']);
+    const rules = await this.#run(['iptables-save', '-t', 'nat']);
     for (const rule of rules.stdout.split('\n').filter((l) => l.startsWith('-A DETOUR'))) {
       lines.push(`   ${rule}`);
     }
 
     const args = [...pod.proxyArgs, '--source', `file:${clusterFile}`];
-    const sidecar = this.lab.spawn(client.ns, [process.execPath, ...detourArgv(args)], {
+    const sidecar = this.#lab.spawn(client.ns, [process.execPath, ...detourArgv(args)], {
       uid: PROXY_UID,
       env: {
         ...NO_PROXY_ENV,
@@ -129,9 +129,9 @@ export class NetnsStage implements DemoStage {
         POD_NAMESPACE: 'my-other-namespace',
       },
     });
-    this.sidecar = sidecar;
+    this.#sidecar = sidecar;
     await waitSidecarReady(sidecar, () =>
-      this.run(appCallArgv('http://127.0.0.1:15000/ready', [], this.useCurl)),
+      this.#run(appCallArgv('http://127.0.0.1:15000/ready', [], this.#useCurl)),
     );
     lines.push(
       `$ detour ${args.join(' ')}`,
@@ -142,14 +142,14 @@ export class NetnsStage implements DemoStage {
   }
 
   async startApiManager(consumers: Readonly<Record<string, string>>): Promise<ApiManager> {
-    const pod = this.lab.addPod('api-manager', { ip: API_MANAGER_IP, resolvConf: RESOLV_CONF });
+    const pod = this.#lab.addPod('api-manager', { ip: API_MANAGER_IP, resolvConf: RESOLV_CONF });
     const { argv, env } = apiManagerCommand(
       `${REPO_ROOT}${API_MANAGER_SCRIPT}`,
       '0.0.0.0',
       8080,
       consumers,
     );
-    const manager = this.lab.spawn(pod.ns, argv, { uid: APP_UID, env });
+    const manager = this.#lab.spawn(pod.ns, argv, { uid: APP_UID, env });
     await waitUntil('api-manager to listen', () => {
       if (manager.child.exitCode !== null) throw new Error(`api-manager: ${manager.stderr()}`);
       return manager.stdout().includes('listening');
@@ -166,44 +166,44 @@ export class NetnsStage implements DemoStage {
   }
 
   async lookup(host: string): Promise<string | undefined> {
-    const result = await this.run(['getent', 'ahostsv4', host], APP_UID);
+    const result = await this.#run(['getent', 'ahostsv4', host], APP_UID);
     return result.stdout.split(/\s/)[0] ?? '';
   }
 
   async call(url: string, headers: readonly string[] = []): Promise<HttpReply> {
-    return parseAppCall(url, await this.run(appCallArgv(url, headers, this.useCurl), APP_UID));
+    return parseAppCall(url, await this.#run(appCallArgv(url, headers, this.#useCurl), APP_UID));
   }
 
   callCommand(url: string, headers: readonly string[] = []): string {
-    return appCallCommand(url, headers, this.useCurl);
+    return appCallCommand(url, headers, this.#useCurl);
   }
 
   sidecarLog(): string[] {
-    return this.sidecar?.stdout().split('\n') ?? [];
+    return this.#sidecar?.stdout().split('\n') ?? [];
   }
 
   async routes(args: readonly string[]): Promise<string> {
-    const result = await this.run([process.execPath, ...detourArgv(['routes', ...args])]);
+    const result = await this.#run([process.execPath, ...detourArgv(['routes', ...args])]);
     if (result.code !== 0) throw new Error(`detour routes failed: ${result.stderr}`);
     return result.stdout;
   }
 
   async stopSidecar(): Promise<number | null> {
-    return this.sidecar === undefined ? null : stop(this.sidecar.child);
+    return this.#sidecar === undefined ? null : stop(this.#sidecar.child);
   }
 
   async cleanup(): Promise<string[]> {
-    const id = this.lab.id;
-    await this.lab.cleanup();
+    const id = this.#lab.id;
+    await this.#lab.cleanup();
     return [
       `stopped every process and deleted the network namespaces ${id}-* and /etc/netns/${id}-*`,
     ];
   }
 
   /** Runs `argv` in my-other-application's pod (as root unless `uid`), no proxy settings. */
-  private run(argv: string[], uid?: number): Promise<ExecResult> {
-    if (this.client === undefined) throw new Error("my-other-application's pod is not up yet");
-    return this.lab.exec(this.client.ns, argv, {
+  #run(argv: string[], uid?: number): Promise<ExecResult> {
+    if (this.#client === undefined) throw new Error("my-other-application's pod is not up yet");
+    return this.#lab.exec(this.#client.ns, argv, {
       env: NO_PROXY_ENV,
       timeoutMs: 30_000,
       ...(uid === undefined ? {} : { uid }),

@@ -79,88 +79,88 @@ const MAX_PAGES = 100_000;
 export class ResilientInformer<T extends KubeObjectLike> {
   /** Resolves after the first complete list (the cache then mirrors the server). */
   readonly synced: Promise<void>;
-  private resolveSynced: () => void = () => undefined;
-  private readonly knobs: WatchKnobs;
-  private readonly cache = new Map<string, T>();
-  private readonly handlers = new Set<(event: InformerEvent<T>) => void>();
-  private readonly syncHandlers = new Set<() => void>();
-  private rv = '';
-  private running = false;
-  private isSynced = false;
-  private isConnected = false;
-  private lastList = 0;
-  private loop: Promise<void> | undefined;
-  private endWatch: (() => void) | undefined;
-  private wake: (() => void) | undefined;
-  private listAbort: AbortController | undefined;
+  #resolveSynced: () => void = () => undefined;
+  readonly #knobs: WatchKnobs;
+  readonly #cache = new Map<string, T>();
+  readonly #handlers = new Set<(event: InformerEvent<T>) => void>();
+  readonly #syncHandlers = new Set<() => void>();
+  #rv = '';
+  #running = false;
+  #isSynced = false;
+  #isConnected = false;
+  #lastList = 0;
+  #loop: Promise<void> | undefined;
+  #endWatch: (() => void) | undefined;
+  #wake: (() => void) | undefined;
+  #listAbort: AbortController | undefined;
 
   constructor(private readonly options: ResilientInformerOptions<T>) {
-    this.knobs = { ...DEFAULT_WATCH_KNOBS, ...options.knobs };
+    this.#knobs = { ...DEFAULT_WATCH_KNOBS, ...options.knobs };
     this.synced = new Promise((resolve) => {
-      this.resolveSynced = resolve;
+      this.#resolveSynced = resolve;
     });
   }
 
   /** Called for every change, including those a relist discovers. */
   onEvent(handler: (event: InformerEvent<T>) => void): () => void {
-    this.handlers.add(handler);
-    return () => this.handlers.delete(handler);
+    this.#handlers.add(handler);
+    return () => this.#handlers.delete(handler);
   }
 
   /** Called after each complete list (the first one and every relist). */
   onSync(handler: () => void): () => void {
-    this.syncHandlers.add(handler);
-    return () => this.syncHandlers.delete(handler);
+    this.#syncHandlers.add(handler);
+    return () => this.#syncHandlers.delete(handler);
   }
 
   list(): T[] {
-    return [...this.cache.values()];
+    return [...this.#cache.values()];
   }
 
   get(namespace: string | undefined, name: string): T | undefined {
-    return this.cache.get(`${namespace ?? ''}/${name}`);
+    return this.#cache.get(`${namespace ?? ''}/${name}`);
   }
 
   get size(): number {
-    return this.cache.size;
+    return this.#cache.size;
   }
 
   get hasSynced(): boolean {
-    return this.isSynced;
+    return this.#isSynced;
   }
 
   get connected(): boolean {
-    return this.isConnected;
+    return this.#isConnected;
   }
 
   get resourceVersion(): string {
-    return this.rv;
+    return this.#rv;
   }
 
   start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.loop = this.run();
+    if (this.#running) return;
+    this.#running = true;
+    this.#loop = this.#run();
   }
 
   async stop(): Promise<void> {
-    this.running = false;
-    this.endWatch?.();
-    this.wake?.();
-    this.listAbort?.abort();
-    await this.loop;
+    this.#running = false;
+    this.#endWatch?.();
+    this.#wake?.();
+    this.#listAbort?.abort();
+    await this.#loop;
   }
 
   /** A method, not the field, so the compiler does not assume it is constant in loops. */
-  private isRunning(): boolean {
-    return this.running;
+  #isRunning(): boolean {
+    return this.#running;
   }
 
   private get log(): Logger {
     return this.options.logger;
   }
 
-  private hook<K extends keyof InformerHooks>(
+  #hook<K extends keyof InformerHooks>(
     name: K,
     ...args: Parameters<NonNullable<InformerHooks[K]>>
   ): void {
@@ -174,19 +174,21 @@ export class ResilientInformer<T extends KubeObjectLike> {
     }
   }
 
-  private setConnected(connected: boolean): void {
-    if (this.isConnected === connected) return;
-    this.isConnected = connected;
-    this.hook('connected', connected);
+  #setConnected(connected: boolean): void {
+    if (this.#isConnected === connected) return;
+    this.#isConnected = connected;
+    this.#hook('connected', connected);
   }
 
-  private async run(): Promise<void> {
+  async #run(): Promise<void> {
     let failures = 0;
-    while (this.running) {
+    while (this.#running) {
       let outcome: WatchOutcome;
       try {
-        if (this.rv === '') await this.relist();
-        outcome = this.isRunning() ? await this.watchOnce() : { reason: 'stopped', healthy: true };
+        if (this.#rv === '') await this.#relist();
+        outcome = this.#isRunning()
+          ? await this.#watchOnce()
+          : { reason: 'stopped', healthy: true };
       } catch (err) {
         outcome = {
           reason: err instanceof KubeApiError && err.statusCode === 410 ? 'expired' : 'error',
@@ -194,23 +196,23 @@ export class ResilientInformer<T extends KubeObjectLike> {
           error: err,
         };
       }
-      if (outcome.reason === 'stopped' || !this.isRunning()) break;
-      this.hook('restart', outcome.reason);
-      if (outcome.reason === 'expired' || outcome.reason === 'relist') this.rv = '';
-      if (outcome.reason === 'error' || outcome.reason === 'silent') this.setConnected(false);
+      if (outcome.reason === 'stopped' || !this.#isRunning()) break;
+      this.#hook('restart', outcome.reason);
+      if (outcome.reason === 'expired' || outcome.reason === 'relist') this.#rv = '';
+      if (outcome.reason === 'error' || outcome.reason === 'silent') this.#setConnected(false);
       failures = outcome.healthy ? 0 : failures + 1;
-      this.logOutcome(outcome, failures);
+      this.#logOutcome(outcome, failures);
       // A first 410 relists at once: it is routine after compaction, not a failure.
       const immediate =
         failures === 0 ||
         (outcome.reason === 'expired' && failures === 1) ||
         outcome.reason === 'relist';
-      if (!immediate) await this.sleep(backoffDelay(failures, this.knobs));
+      if (!immediate) await this.#sleep(backoffDelay(failures, this.#knobs));
     }
-    this.setConnected(false);
+    this.#setConnected(false);
   }
 
-  private logOutcome(outcome: WatchOutcome, failures: number): void {
+  #logOutcome(outcome: WatchOutcome, failures: number): void {
     const fields = {
       informer: this.options.name,
       reason: outcome.reason,
@@ -226,20 +228,20 @@ export class ResilientInformer<T extends KubeObjectLike> {
     }
   }
 
-  private sleep(ms: number): Promise<void> {
+  #sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
       function done(): void {
         clearTimeout(timer);
         resolve();
       }
-      this.wake = done;
+      this.#wake = done;
     });
   }
 
-  private async relist(): Promise<void> {
-    this.hook('list');
-    this.listAbort = new AbortController();
+  async #relist(): Promise<void> {
+    this.#hook('list');
+    this.#listAbort = new AbortController();
     const items: T[] = [];
     let rv = '';
     let token: string | undefined;
@@ -250,17 +252,17 @@ export class ResilientInformer<T extends KubeObjectLike> {
         {
           labelSelector: this.options.labelSelector,
           fieldSelector: this.options.fieldSelector,
-          limit: this.knobs.pageSize,
+          limit: this.#knobs.pageSize,
           continue: token,
         },
         // A list that hangs (accepted, never answered) is as dead as a silent watch.
-        AbortSignal.any([this.listAbort.signal, AbortSignal.timeout(this.knobs.silenceLimitMs)]),
+        AbortSignal.any([this.#listAbort.signal, AbortSignal.timeout(this.#knobs.silenceLimitMs)]),
       )) as ListBody<T>;
       // Built-in list items carry no kind/apiVersion on the wire; watch events do.
       const kind = body.kind?.replace(/List$/, '');
       for (const item of body.items ?? []) {
         items.push(
-          this.transform({
+          this.#transform({
             ...item,
             kind: item.kind ?? kind,
             apiVersion: item.apiVersion ?? body.apiVersion,
@@ -271,41 +273,41 @@ export class ResilientInformer<T extends KubeObjectLike> {
       token = body.metadata?.continue;
       if (token === undefined || token === '') break;
     }
-    this.replaceCache(items);
-    this.rv = rv;
-    this.lastList = Date.now();
-    this.setConnected(true);
+    this.#replaceCache(items);
+    this.#rv = rv;
+    this.#lastList = Date.now();
+    this.#setConnected(true);
     this.log.debug({ informer: this.options.name, objects: items.length, rv }, 'listed');
-    if (!this.isSynced) {
-      this.isSynced = true;
-      this.resolveSynced();
+    if (!this.#isSynced) {
+      this.#isSynced = true;
+      this.#resolveSynced();
     }
-    for (const handler of this.syncHandlers) this.contain(handler);
+    for (const handler of this.#syncHandlers) this.#contain(handler);
   }
 
-  private replaceCache(items: readonly T[]): void {
+  #replaceCache(items: readonly T[]): void {
     const next = new Map(items.map((o) => [objectKey(o), o]));
     const events: InformerEvent<T>[] = [];
-    for (const [key, old] of this.cache) {
+    for (const [key, old] of this.#cache) {
       if (!next.has(key)) events.push({ type: 'deleted', object: old });
     }
     for (const [key, obj] of next) {
-      const old = this.cache.get(key);
+      const old = this.#cache.get(key);
       if (old === undefined) events.push({ type: 'added', object: obj });
       else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) {
         events.push({ type: 'updated', object: obj });
       }
     }
-    this.cache.clear();
-    for (const [key, obj] of next) this.cache.set(key, obj);
-    for (const event of events) this.emit(event);
+    this.#cache.clear();
+    for (const [key, obj] of next) this.#cache.set(key, obj);
+    for (const event of events) this.#emit(event);
   }
 
-  private contain(fn: () => void): void {
+  #contain(fn: () => void): void {
     try {
       fn();
     } catch (err) {
-      this.hook('handlerError');
+      this.#hook('handlerError');
       this.log.error(
         { informer: this.options.name, err: errorMessage(err) },
         'informer handler threw; event kept, watch continues',
@@ -313,45 +315,45 @@ export class ResilientInformer<T extends KubeObjectLike> {
     }
   }
 
-  private emit(event: InformerEvent<T>): void {
-    this.hook('event', event.type);
-    for (const handler of this.handlers) {
-      this.contain(() => {
+  #emit(event: InformerEvent<T>): void {
+    this.#hook('event', event.type);
+    for (const handler of this.#handlers) {
+      this.#contain(() => {
         handler(event);
       });
     }
   }
 
   /** Applies one watch event; returns false for an ERROR event (the watch must end). */
-  private apply(type: string, obj: T & { code?: number }): 'ok' | 'expired' | 'error' {
+  #apply(type: string, obj: T & { code?: number }): 'ok' | 'expired' | 'error' {
     if (type === 'ERROR') return obj.code === 410 ? 'expired' : 'error';
     const rv = obj.metadata?.resourceVersion;
     if (type === 'BOOKMARK') {
-      this.hook('event', 'bookmark');
+      this.#hook('event', 'bookmark');
     } else if (type === 'ADDED' || type === 'MODIFIED') {
-      const kept = this.transform(obj);
+      const kept = this.#transform(obj);
       const key = objectKey(kept);
-      const old = this.cache.get(key);
-      this.cache.set(key, kept);
-      if (old === undefined) this.emit({ type: 'added', object: kept });
+      const old = this.#cache.get(key);
+      this.#cache.set(key, kept);
+      if (old === undefined) this.#emit({ type: 'added', object: kept });
       else if (old.metadata?.resourceVersion !== kept.metadata?.resourceVersion) {
-        this.emit({ type: 'updated', object: kept });
+        this.#emit({ type: 'updated', object: kept });
       }
     } else if (type === 'DELETED') {
       const key = objectKey(obj);
-      if (this.cache.delete(key)) this.emit({ type: 'deleted', object: this.transform(obj) });
+      if (this.#cache.delete(key)) this.#emit({ type: 'deleted', object: this.#transform(obj) });
     }
-    if (rv !== undefined && rv !== '') this.rv = rv;
+    if (rv !== undefined && rv !== '') this.#rv = rv;
     return 'ok';
   }
 
-  private transform(obj: T): T {
+  #transform(obj: T): T {
     return this.options.transform === undefined ? obj : this.options.transform(obj);
   }
 
-  private watchOnce(): Promise<WatchOutcome> {
+  #watchOnce(): Promise<WatchOutcome> {
     const { kubeConfig, path, labelSelector, fieldSelector } = this.options;
-    const knobs = this.knobs;
+    const knobs = this.#knobs;
     return new Promise<WatchOutcome>((resolve) => {
       const started = Date.now();
       let events = 0;
@@ -365,7 +367,7 @@ export class ResilientInformer<T extends KubeObjectLike> {
         clearTimeout(watchdog);
         clearTimeout(relistTimer);
         controller?.abort();
-        this.endWatch = undefined;
+        this.#endWatch = undefined;
         const healthy =
           events > 0 ||
           (reason === 'closed' && Date.now() - started >= knobs.backoffInitialMs) ||
@@ -379,12 +381,12 @@ export class ResilientInformer<T extends KubeObjectLike> {
           finish('silent');
         }, knobs.silenceLimitMs);
       };
-      this.endWatch = () => {
+      this.#endWatch = () => {
         finish('stopped');
       };
       arm();
       if (knobs.relistIntervalMs > 0) {
-        const due = Math.max(0, this.lastList + knobs.relistIntervalMs - Date.now());
+        const due = Math.max(0, this.#lastList + knobs.relistIntervalMs - Date.now());
         relistTimer = setTimeout(() => {
           finish('relist');
         }, due);
@@ -397,7 +399,7 @@ export class ResilientInformer<T extends KubeObjectLike> {
       (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs =
         knobs.silenceLimitMs + 5_000;
       const query: Record<string, string | number | boolean> = {
-        resourceVersion: this.rv,
+        resourceVersion: this.#rv,
         allowWatchBookmarks: true,
         timeoutSeconds: Math.round(knobs.watchTimeoutSeconds * (1 + Math.random())),
       };
@@ -410,7 +412,7 @@ export class ResilientInformer<T extends KubeObjectLike> {
           (type: string, obj: unknown) => {
             if (settled) return;
             arm();
-            const result = this.apply(type, obj as T & { code?: number });
+            const result = this.#apply(type, obj as T & { code?: number });
             if (result === 'ok') events++;
             else if (result === 'expired') finish('expired');
             else finish('error', new Error(`watch ERROR event: ${JSON.stringify(obj)}`));
@@ -428,7 +430,7 @@ export class ResilientInformer<T extends KubeObjectLike> {
           (c) => {
             controller = c;
             if (settled) c.abort();
-            else this.setConnected(true);
+            else this.#setConnected(true);
           },
           (err: unknown) => {
             finish('error', err);

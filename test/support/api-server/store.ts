@@ -20,34 +20,34 @@ export interface StoreEvent {
  * watch or continue token older than the compacted revision gets 410 Gone.
  */
 export class Store {
-  private rv = 1;
-  private compacted = 0;
-  private readonly objects = new Map<string, Map<string, KubeObject>>();
-  private readonly history: StoreEvent[] = [];
-  private readonly listeners = new Set<(event: StoreEvent) => void>();
+  #rv = 1;
+  #compacted = 0;
+  readonly #objects = new Map<string, Map<string, KubeObject>>();
+  readonly #history: StoreEvent[] = [];
+  readonly #listeners = new Set<(event: StoreEvent) => void>();
 
   constructor(private readonly historyLimit = 200_000) {}
 
   get resourceVersion(): number {
-    return this.rv;
+    return this.#rv;
   }
 
   get compactedRevision(): number {
-    return this.compacted;
+    return this.#compacted;
   }
 
-  private table(def: ResourceDef): Map<string, KubeObject> {
+  #table(def: ResourceDef): Map<string, KubeObject> {
     const id = resourceId(def);
-    let table = this.objects.get(id);
+    let table = this.#objects.get(id);
     if (table === undefined) {
       table = new Map();
-      this.objects.set(id, table);
+      this.#objects.set(id, table);
     }
     return table;
   }
 
   get(def: ResourceDef, namespace: string | undefined, name: string): KubeObject | undefined {
-    const obj = this.table(def).get(objectKey(namespace, name));
+    const obj = this.#table(def).get(objectKey(namespace, name));
     return obj === undefined ? undefined : structuredClone(obj);
   }
 
@@ -61,7 +61,7 @@ export class Store {
     namespace?: string,
     options: { filter?: (obj: KubeObject) => boolean; after?: string; limit?: number } = {},
   ): KubeObject[] {
-    const table = this.table(def);
+    const table = this.#table(def);
     const keys = [...table.keys()].sort();
     const out: KubeObject[] = [];
     const limit = options.limit ?? 0;
@@ -80,7 +80,7 @@ export class Store {
   create(def: ResourceDef, input: KubeObject): KubeObject {
     const name = input.metadata.name ?? '';
     const key = objectKey(input.metadata.namespace, name);
-    const table = this.table(def);
+    const table = this.#table(def);
     if (table.has(key)) {
       throw new ApiError('AlreadyExists', `${def.plural} "${name}" already exists`, {
         name,
@@ -91,20 +91,20 @@ export class Store {
     const obj = structuredClone(input);
     obj.metadata.uid = randomUUID();
     obj.metadata.creationTimestamp = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-    return this.commit(def, 'ADDED', obj, undefined);
+    return this.#commit(def, 'ADDED', obj, undefined);
   }
 
   /** Replaces an existing object; the caller has checked preconditions. */
   replace(def: ResourceDef, input: KubeObject): KubeObject {
     const key = objectKey(input.metadata.namespace, input.metadata.name ?? '');
-    const previous = this.table(def).get(key);
+    const previous = this.#table(def).get(key);
     if (previous === undefined) throw new Error(`replace of missing ${key}`);
-    return this.commit(def, 'MODIFIED', structuredClone(input), previous);
+    return this.#commit(def, 'MODIFIED', structuredClone(input), previous);
   }
 
   delete(def: ResourceDef, namespace: string | undefined, name: string): KubeObject {
     const key = objectKey(namespace, name);
-    const table = this.table(def);
+    const table = this.#table(def);
     const previous = table.get(key);
     if (previous === undefined) {
       throw new ApiError('NotFound', `${def.plural} "${name}" not found`, {
@@ -113,48 +113,53 @@ export class Store {
         group: def.group,
       });
     }
-    return this.commit(def, 'DELETED', structuredClone(previous), previous);
+    return this.#commit(def, 'DELETED', structuredClone(previous), previous);
   }
 
-  private commit(
+  #commit(
     def: ResourceDef,
     type: WatchEventType,
     obj: KubeObject,
     previous: KubeObject | undefined,
   ): KubeObject {
-    this.rv += 1;
-    obj.metadata.resourceVersion = String(this.rv);
+    this.#rv += 1;
+    obj.metadata.resourceVersion = String(this.#rv);
     const key = objectKey(obj.metadata.namespace, obj.metadata.name ?? '');
-    if (type === 'DELETED') this.table(def).delete(key);
-    else this.table(def).set(key, obj);
-    const event: StoreEvent = { rv: this.rv, def, type, object: obj, previous };
-    this.history.push(event);
-    if (this.history.length > this.historyLimit) {
-      const dropped = this.history.splice(0, this.history.length - this.historyLimit);
-      this.compacted = dropped.at(-1)?.rv ?? this.compacted;
+    if (type === 'DELETED') this.#table(def).delete(key);
+    else this.#table(def).set(key, obj);
+    const event: StoreEvent = { rv: this.#rv, def, type, object: obj, previous };
+    this.#history.push(event);
+    if (this.#history.length > this.historyLimit) {
+      const dropped = this.#history.splice(0, this.#history.length - this.historyLimit);
+      this.#compacted = dropped.at(-1)?.rv ?? this.#compacted;
     }
-    for (const listener of this.listeners) listener(event);
+    for (const listener of this.#listeners) listener(event);
     return structuredClone(obj);
   }
 
   /** Events after `rv`, or an Expired error when history before it is gone. */
   eventsSince(rv: number): StoreEvent[] {
-    if (rv < this.compacted) {
-      throw new ApiError('Expired', `too old resource version: ${rv} (${this.compacted})`, {}, 410);
+    if (rv < this.#compacted) {
+      throw new ApiError(
+        'Expired',
+        `too old resource version: ${rv} (${this.#compacted})`,
+        {},
+        410,
+      );
     }
-    const first = this.history.findIndex((e) => e.rv > rv);
-    return first === -1 ? [] : this.history.slice(first);
+    const first = this.#history.findIndex((e) => e.rv > rv);
+    return first === -1 ? [] : this.#history.slice(first);
   }
 
   /** Forget history up to `rv` (etcd compaction): older watches will get 410. */
-  compactTo(rv: number = this.rv): void {
-    this.compacted = Math.max(this.compacted, rv);
-    const keep = this.history.findIndex((e) => e.rv > this.compacted);
-    this.history.splice(0, keep === -1 ? this.history.length : keep);
+  compactTo(rv: number = this.#rv): void {
+    this.#compacted = Math.max(this.#compacted, rv);
+    const keep = this.#history.findIndex((e) => e.rv > this.#compacted);
+    this.#history.splice(0, keep === -1 ? this.#history.length : keep);
   }
 
   subscribe(listener: (event: StoreEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 }
