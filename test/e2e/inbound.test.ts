@@ -6,7 +6,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, stringify } from 'yaml';
 import { detourArgv, runDetour } from '../support/cli.js';
-import { NetnsLab, netnsUnavailable, type NetnsPod, type NetnsProcess } from '../support/netns.js';
+import {
+  NetnsLab,
+  netnsUnavailable,
+  type NetnsPod,
+  type NetnsProcess,
+  accessLines,
+} from '../support/netns.js';
 import { SEED_DIR, echoServerArgv, parseInjectedPod } from '../support/seed-example.js';
 
 /**
@@ -137,15 +143,6 @@ async function injectDestination(dir: string): Promise<InjectedDestination> {
     readinessProbe: appContainer?.readinessProbe as InjectedDestination['readinessProbe'],
     status: injected.spec.template.metadata.annotations['detour.dev/status'] ?? '',
   };
-}
-
-function accessLines(proc: NetnsProcess): Record<string, unknown>[] {
-  return proc
-    .stdout()
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as Record<string, unknown>)
-    .filter((record) => record.msg === 'request');
 }
 
 /** argv of a raw TCP echo server on 0.0.0.0:port (the "database" port). */

@@ -11,6 +11,7 @@ import {
   netnsUnavailable,
   type NetnsPod,
   type NetnsProcess,
+  accessLines,
 } from '../support/netns.js';
 import {
   SEED_DIR,
@@ -50,15 +51,6 @@ interface Reply {
   url: string;
   host: string;
   apiKey: string | null;
-}
-
-function accessLines(proc: NetnsProcess): Record<string, unknown>[] {
-  return proc
-    .stdout()
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as Record<string, unknown>)
-    .filter((record) => record.msg === 'request');
 }
 
 /** Runs the real `detour inject` on the seed manifest with extra pod annotations. */

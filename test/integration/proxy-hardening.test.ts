@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { openRaw } from '../support/raw-http.js';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { startUpstream, tableResource, type TestUpstream } from '../support/upstream.js';
@@ -12,16 +13,6 @@ function head(answer: string): { status: number; reason: string; code: string | 
   const match = /^HTTP\/1\.1 (\d{3}) ?(.*)$/.exec(line);
   const code = /\r\nx-detour-error: (\S+)\r\n/i.exec(answer)?.[1];
   return { status: Number(match?.[1] ?? 0), reason: match?.[2] ?? '', code };
-}
-
-/** Opens a raw connection and collects what comes back until the server closes it. */
-function openRaw(port: number): { socket: Socket; received: () => string; closed: Promise<void> } {
-  const socket = net.connect(port, '127.0.0.1');
-  const chunks: Buffer[] = [];
-  socket.on('data', (c: Buffer) => chunks.push(c));
-  socket.on('error', () => undefined);
-  const closed = once(socket, 'close').then(() => undefined);
-  return { socket, received: () => Buffer.concat(chunks).toString('latin1'), closed };
 }
 
 /** A raw upstream that answers every connection with `answer` as is. */

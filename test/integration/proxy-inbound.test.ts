@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { openRaw } from '../support/raw-http.js';
 import { WebSocket } from 'ws';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import { once } from 'node:events';
@@ -29,19 +30,6 @@ async function tcpApp(greeting?: string): Promise<{ port: number; close(): void 
       for (const s of sockets) s.destroy();
       server.close();
     },
-  };
-}
-
-/** Connects to the inbound listener and collects what comes back. */
-function connect(port: number): { socket: Socket; text: () => string; closed: Promise<void> } {
-  const socket = net.connect(port, '127.0.0.1');
-  const chunks: Buffer[] = [];
-  socket.on('data', (c: Buffer) => chunks.push(c));
-  socket.on('error', () => undefined);
-  return {
-    socket,
-    text: () => Buffer.concat(chunks).toString('latin1'),
-    closed: once(socket, 'close').then(() => undefined),
   };
 }
 
@@ -166,29 +154,29 @@ describe('detour proxy: inbound (enforce at the destination)', function () {
   });
 
   it('does not let a client that waits before speaking skip the checks', async () => {
-    const c = connect(httpPort());
+    const c = openRaw(httpPort());
     await new Promise((r) => setTimeout(r, 300)); // past the 100 ms sniff
     c.socket.write('GET /api/late HTTP/1.1\r\nHost: my-app.locked\r\nConnection: close\r\n\r\n');
     await c.closed;
-    expect(statusOf(c.text())).to.equal(403);
+    expect(statusOf(c.received())).to.equal(403);
     expect(app.seen).to.not.include('GET /api/late');
   });
 
   it('hangs up on a client that starts a method token and stalls', async () => {
-    const c = connect(httpPort());
+    const c = openRaw(httpPort());
     c.socket.write('GE');
     const started = Date.now();
     await c.closed;
     expect(Date.now() - started).to.be.below(2_000);
-    expect(c.text()).to.equal('');
+    expect(c.received()).to.equal('');
   });
 
   it('splices anything that is not HTTP/1.x through byte for byte, logged as tcp', async () => {
-    const c = connect(listener.get(echo.port) ?? 0);
+    const c = openRaw(listener.get(echo.port) ?? 0);
     const payload = Buffer.from([0x16, 0x03, 0x01, 0x00, 0xff, 0x00, 0x0d, 0x0a, 0x80]);
     c.socket.write(payload);
-    await eventually(() => c.text().length >= payload.length);
-    expect(Buffer.from(c.text(), 'latin1').equals(payload)).to.equal(true);
+    await eventually(() => c.received().length >= payload.length);
+    expect(Buffer.from(c.received(), 'latin1').equals(payload)).to.equal(true);
     c.socket.end();
     await c.closed;
     await eventually(() => p.log.some((l) => l.protocol === 'tcp' && l.direction === 'inbound'));
@@ -197,11 +185,11 @@ describe('detour proxy: inbound (enforce at the destination)', function () {
   });
 
   it('relays a server-first greeting, then splices', async () => {
-    const c = connect(listener.get(greeter.port) ?? 0);
-    await eventually(() => c.text().includes('220 smtp ready'));
+    const c = openRaw(listener.get(greeter.port) ?? 0);
+    await eventually(() => c.received().includes('220 smtp ready'));
     c.socket.write('HELO x\r\n');
-    await eventually(() => c.text().includes('HELO x'));
-    expect(c.text()).to.equal('220 smtp ready\r\nHELO x\r\n');
+    await eventually(() => c.received().includes('HELO x'));
+    expect(c.received()).to.equal('220 smtp ready\r\nHELO x\r\n');
     c.socket.destroy();
   });
 

@@ -243,3 +243,13 @@ export function sweepStaleNamespaces(): string[] {
   }
   return swept;
 }
+
+/** The access-log lines (JSON, `msg: request`) a proxy process wrote on stdout so far. */
+export function accessLines(proc: NetnsProcess): Record<string, unknown>[] {
+  return proc
+    .stdout()
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
+    .filter((record) => record.msg === 'request');
+}

@@ -71,3 +71,20 @@ function finalHead(data: Buffer): RawAnswer | undefined {
     text = text.slice(end + 4); // 100 Continue, 103 Early Hints: the final answer follows
   }
 }
+
+/** A raw connection to 127.0.0.1:port that collects what comes back until it closes. */
+export interface RawConnection {
+  readonly socket: net.Socket;
+  /** Everything received so far, as latin1 text. */
+  received(): string;
+  readonly closed: Promise<void>;
+}
+
+export function openRaw(port: number): RawConnection {
+  const socket = net.connect(port, '127.0.0.1');
+  const chunks: Buffer[] = [];
+  socket.on('data', (c: Buffer) => chunks.push(c));
+  socket.on('error', () => undefined);
+  const closed = new Promise<void>((resolve) => socket.once('close', () => { resolve(); }));
+  return { socket, received: () => Buffer.concat(chunks).toString('latin1'), closed };
+}
