@@ -85,6 +85,10 @@ export function openRaw(port: number): RawConnection {
   const chunks: Buffer[] = [];
   socket.on('data', (c: Buffer) => chunks.push(c));
   socket.on('error', () => undefined);
-  const closed = new Promise<void>((resolve) => socket.once('close', () => { resolve(); }));
+  const closed = new Promise<void>((resolve) =>
+    socket.once('close', () => {
+      resolve();
+    }),
+  );
   return { socket, received: () => Buffer.concat(chunks).toString('latin1'), closed };
 }
