@@ -1,7 +1,5 @@
 import { expect } from 'chai';
-import { openRaw } from '../support/raw-http.js';
-import net, { type AddressInfo, type Socket } from 'node:net';
-import { once } from 'node:events';
+import { openRaw, startRawServer, type RawServer } from '../support/raw-http.js';
 import { startUpstream, tableResource, type TestUpstream } from '../support/upstream.js';
 import { eventually, rawExchange, send, startProxy, type TestProxy } from '../support/proxy.js';
 import { keyHashes } from '../support/api-key.js';
@@ -15,23 +13,11 @@ function head(answer: string): { status: number; reason: string; code: string | 
   return { status: Number(match?.[1] ?? 0), reason: match?.[2] ?? '', code };
 }
 
-/** A raw upstream that answers every connection with `answer` as is. */
-async function rawUpstream(answer: string | Buffer): Promise<{ port: number; close(): void }> {
-  const sockets = new Set<Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('error', () => undefined);
+/** A raw upstream on 127.0.0.5 that answers every connection with `answer` as is. */
+function rawUpstream(answer: string | Buffer): Promise<RawServer> {
+  return startRawServer('127.0.0.5', (socket) => {
     socket.once('data', () => socket.end(answer));
   });
-  server.listen(0, '127.0.0.5');
-  await once(server, 'listening');
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: () => {
-      for (const s of sockets) s.destroy();
-      server.close();
-    },
-  };
 }
 
 describe('detour proxy: hardening (hostile requests and upstreams)', function () {
@@ -336,17 +322,12 @@ describe('detour proxy: deadlines and the upstream queue', function () {
   });
 
   it('cuts an upstream answer whose body goes silent past the idle deadline', async () => {
-    const sockets = new Set<Socket>();
-    const server = net.createServer((socket) => {
-      sockets.add(socket);
-      socket.on('error', () => undefined);
+    const stalling = await startRawServer('127.0.0.5', (socket) => {
       socket.once('data', () => {
         socket.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial');
       });
     });
-    server.listen(0, '127.0.0.5');
-    await once(server, 'listening');
-    const port = (server.address() as AddressInfo).port;
+    const port = stalling.port;
     const p = await startProxy({
       upstreams: { bodyIdleTimeoutMs: 300 },
       resources: [
@@ -370,8 +351,7 @@ describe('detour proxy: deadlines and the upstream queue', function () {
       await eventually(() => p.log.some((l) => l.error === 'DETOUR_E_TIMEOUT'));
     } finally {
       await p.close();
-      for (const s of sockets) s.destroy();
-      server.close();
+      stalling.close();
     }
   });
 });

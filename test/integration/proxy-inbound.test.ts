@@ -1,8 +1,7 @@
 import { expect } from 'chai';
-import { openRaw } from '../support/raw-http.js';
+import { openRaw, startRawServer, type RawServer } from '../support/raw-http.js';
 import { WebSocket } from 'ws';
-import net, { type AddressInfo, type Socket } from 'node:net';
-import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import { startUpstream, tableResource, type TestUpstream } from '../support/upstream.js';
 import { eventually, rawExchange, startProxy, type TestProxy } from '../support/proxy.js';
 import { keyHashes } from '../support/api-key.js';
@@ -14,30 +13,18 @@ function statusOf(answer: string): number {
 }
 
 /** A TCP "app" on 127.0.0.2: echoes (or greets first, then echoes). */
-async function tcpApp(greeting?: string): Promise<{ port: number; close(): void }> {
-  const sockets = new Set<Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('error', () => undefined);
+function tcpApp(greeting?: string): Promise<RawServer> {
+  return startRawServer('127.0.0.2', (socket) => {
     if (greeting !== undefined) socket.write(greeting);
     socket.pipe(socket);
   });
-  server.listen(0, '127.0.0.2');
-  await once(server, 'listening');
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: () => {
-      for (const s of sockets) s.destroy();
-      server.close();
-    },
-  };
 }
 
 describe('detour proxy: inbound (enforce at the destination)', function () {
   this.timeout(30_000);
   let app: TestUpstream;
-  let echo: { port: number; close(): void };
-  let greeter: { port: number; close(): void };
+  let echo: RawServer;
+  let greeter: RawServer;
   let p: TestProxy;
   /** Inbound listener port by app port. */
   const listener = new Map<number, number>();

@@ -92,3 +92,31 @@ export function openRaw(port: number): RawConnection {
   );
   return { socket, received: () => Buffer.concat(chunks).toString('latin1'), closed };
 }
+
+/** A raw TCP server for tests: what an upstream or an app does with each connection. */
+export interface RawServer {
+  readonly port: number;
+  /** Hangs up every connection and stops listening. */
+  close(): void;
+}
+
+export async function startRawServer(
+  host: string,
+  onConnection: (socket: net.Socket) => void,
+): Promise<RawServer> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    onConnection(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    },
+  };
+}
