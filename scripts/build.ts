@@ -16,6 +16,7 @@
  */
 import { build, type Metafile, type Plugin } from 'esbuild';
 import { readFile, rm, writeFile } from 'node:fs/promises';
+import { isBuiltin } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { BUNDLES, SOURCE_FOLDERS } from './build/bundles.js';
 
@@ -68,6 +69,29 @@ const undiciLean: Plugin = {
   },
 };
 
+/**
+ * Node built-ins are read with `process.getBuiltinModule()`, never `import`ed. Importing
+ * a built-in into an ES module builds its namespace from every export, which can run the
+ * lazy getters behind them: `http.WebSocket` loads Node's own copy of undici (fetch,
+ * WebSocket), and a bare `node:http` server measured 59 MB of RSS with
+ * `import ... from 'node:http'` against 47 MB with require. As a CommonJS module esbuild
+ * reads each named import when it is used, so no getter runs early.
+ * https://nodejs.org/api/process.html#processgetbuiltinmoduleid
+ */
+const lazyBuiltins: Plugin = {
+  name: 'lazy-builtins',
+  setup(b) {
+    b.onResolve({ filter: /^node:/ }, ({ path }) => ({ path, namespace: 'lazy-builtin' }));
+    b.onResolve({ filter: /^[a-z_]+(\/[a-z_]+)?$/ }, ({ path }) =>
+      isBuiltin(path) ? { path: `node:${path}`, namespace: 'lazy-builtin' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, ({ path }) => ({
+      contents: `module.exports = process.getBuiltinModule(${JSON.stringify(path)});`,
+      loader: 'js',
+    }));
+  },
+};
+
 /** The value names of `import { a, b as c, type D } from 'undici'` statements. */
 export function undiciImports(source: string): string[] {
   const names = new Set<string>();
@@ -95,9 +119,9 @@ export async function buildBundles(outdir = `${ROOT}dist`): Promise<Metafile> {
     // CommonJS dependencies (undici, pino, express) call require() on built-ins; an ES
     // module has none, so give the bundle one.
     banner: {
-      js: "import { createRequire as __detourCreateRequire } from 'node:module'; const require = __detourCreateRequire(import.meta.url);",
+      js: "const require = process.getBuiltinModule('node:module').createRequire(import.meta.url);",
     },
-    plugins: [undiciLean],
+    plugins: [undiciLean, lazyBuiltins],
     // Line numbers in stack traces point into the bundle; the names stay readable.
     minifySyntax: true,
     legalComments: 'none',
@@ -109,6 +133,7 @@ export async function buildBundles(outdir = `${ROOT}dist`): Promise<Metafile> {
     (input) =>
       !input.includes('node_modules/') &&
       !input.startsWith('undici-lean:') &&
+      !input.startsWith('lazy-builtin:') &&
       !SOURCE_FOLDERS.some((folder) => input.startsWith(`${folder}/`)),
   );
   if (strays.length > 0) {

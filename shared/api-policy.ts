@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from './zod-mini.js';
 import { FIELD_NAME, HOP_BY_HOP } from './http-fields.js';
 
 /**
@@ -26,61 +26,66 @@ export const PROTECTED_HEADERS: ReadonlySet<string> = new Set([
   'content-length',
 ]);
 
-const headerName = z
-  .string()
-  .regex(FIELD_NAME, 'not an HTTP header name')
-  .transform((name) => name.toLowerCase())
-  .refine((name) => !PROTECTED_HEADERS.has(name), {
-    message: 'a hop-by-hop or framing header cannot be set, removed or copied',
-  });
+const headerName = z.pipe(
+  z.pipe(
+    z.string().check(z.regex(FIELD_NAME, 'not an HTTP header name')),
+    z.transform((name) => name.toLowerCase()),
+  ),
+  z.string().check(
+    z.refine((name) => !PROTECTED_HEADERS.has(name), {
+      message: 'a hop-by-hop or framing header cannot be set, removed or copied',
+    }),
+  ),
+);
 
 /** Header values: visible ASCII and tabs/spaces, nothing Node would refuse to send. */
 // eslint-disable-next-line no-control-regex -- control characters are what is refused
 const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f]/;
-const headerValue = z
-  .string()
-  .max(8192)
-  .refine((value) => !CONTROL.test(value), {
+const headerValue = z.string().check(
+  z.maxLength(8192),
+  z.refine((value) => !CONTROL.test(value), {
     message: 'a header value cannot hold control characters',
-  });
+  }),
+);
 
-const headerRules = z
-  .object({
-    set: z.record(headerName, headerValue).default({}),
-    add: z.record(headerName, headerValue).default({}),
-    remove: z.array(headerName).default([]),
-  })
-  .strict();
+const headerRules = z.strictObject({
+  set: z._default(z.record(headerName, headerValue), {}),
+  add: z._default(z.record(headerName, headerValue), {}),
+  remove: z._default(z.array(headerName), []),
+});
 
 const RATE_UNITS = { second: 1, minute: 60, hour: 3600 } as const;
 
 const rateLimitKey = z.union([
   z.enum(['none', 'source-namespace', 'source-pod', 'api-key']),
-  z
-    .string()
-    .regex(new RegExp(`^header:${FIELD_NAME.source.slice(1, -1)}$`), 'expected header:NAME')
-    .transform((key) => key.toLowerCase() as `header:${string}`),
+  z.pipe(
+    z
+      .string()
+      .check(
+        z.regex(new RegExp(`^header:${FIELD_NAME.source.slice(1, -1)}$`), 'expected header:NAME'),
+      ),
+    z.transform((key) => key.toLowerCase() as `header:${string}`),
+  ),
 ]);
 
-const forwardAuth = z
-  .object({
-    url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
-    timeoutMs: z.number().int().min(1).max(60_000).default(500),
-    failureMode: z.enum(['closed', 'open']).default('closed'),
-    /** Copied to the auth call; absent: every end-to-end header of the request. */
-    requestHeaders: z.array(headerName).optional(),
-    responseHeaders: z.array(headerName).default([]),
-    cacheSeconds: z.number().int().min(0).max(3600).default(0),
-  })
-  .strict();
+/** An integer in [min, max]. */
+const intIn = (min: number, max: number) => z.int().check(z.minimum(min), z.maximum(max));
 
-const rateLimit = z
-  .object({
-    requests: z.number().int().min(1).max(1_000_000_000),
-    per: z.enum(['second', 'minute', 'hour']),
-    key: rateLimitKey.default('none'),
-  })
-  .strict();
+const forwardAuth = z.strictObject({
+  url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
+  timeoutMs: z._default(intIn(1, 60_000), 500),
+  failureMode: z._default(z.enum(['closed', 'open']), 'closed'),
+  /** Copied to the auth call; absent: every end-to-end header of the request. */
+  requestHeaders: z.optional(z.array(headerName)),
+  responseHeaders: z._default(z.array(headerName), []),
+  cacheSeconds: z._default(intIn(0, 3600), 0),
+});
+
+const rateLimit = z.strictObject({
+  requests: intIn(1, 1_000_000_000),
+  per: z.enum(['second', 'minute', 'hour']),
+  key: z._default(rateLimitKey, 'none'),
+});
 
 /**
  * Route hosts are lower-case names or IPv4 addresses without a port; a policy host is
@@ -90,23 +95,23 @@ const rateLimit = z
 const POLICY_HOST =
   /^[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*$/;
 
-export const apiPolicySpecSchema = z
-  .object({
-    hosts: z
-      .array(z.string().max(253).regex(POLICY_HOST, 'not a host name or IPv4 address'))
-      .max(64)
-      .optional(),
-    paths: z.array(z.string().max(2048).startsWith('/')).max(64).optional(),
-    planes: z
-      .array(z.enum(['private', 'public']))
-      .min(1)
-      .optional(),
-    forwardAuth: forwardAuth.optional(),
-    rateLimit: rateLimit.optional(),
-    requestHeaders: headerRules.optional(),
-    responseHeaders: headerRules.optional(),
-  })
-  .strict();
+export const apiPolicySpecSchema = z.strictObject({
+  hosts: z.optional(
+    z
+      .array(
+        z.string().check(z.maxLength(253), z.regex(POLICY_HOST, 'not a host name or IPv4 address')),
+      )
+      .check(z.maxLength(64)),
+  ),
+  paths: z.optional(
+    z.array(z.string().check(z.maxLength(2048), z.startsWith('/'))).check(z.maxLength(64)),
+  ),
+  planes: z.optional(z.array(z.enum(['private', 'public'])).check(z.minLength(1))),
+  forwardAuth: z.optional(forwardAuth),
+  rateLimit: z.optional(rateLimit),
+  requestHeaders: z.optional(headerRules),
+  responseHeaders: z.optional(headerRules),
+});
 
 export type ApiPolicySpec = z.input<typeof apiPolicySpecSchema>;
 export type HeaderRules = z.output<typeof headerRules>;
@@ -117,23 +122,20 @@ export type RateLimitKey = z.output<typeof rateLimitKey>;
  * `namespace/name`. A proxy reading a table checks it against this schema again (a
  * hand-written table in a `file:` source has seen no controller).
  */
-export const routePolicySchema = z
-  .object({
-    name: z.string().min(1),
-    forwardAuth: forwardAuth.optional(),
-    rateLimit: z
-      .object({
-        requests: z.number().int().min(1).max(1_000_000_000),
-        /** The bucket refills `requests` tokens per this many seconds. */
-        windowSeconds: z.number().int().min(1).max(86_400),
-        key: rateLimitKey,
-      })
-      .strict()
-      .optional(),
-    requestHeaders: headerRules.optional(),
-    responseHeaders: headerRules.optional(),
-  })
-  .strict();
+export const routePolicySchema = z.strictObject({
+  name: z.string().check(z.minLength(1)),
+  forwardAuth: z.optional(forwardAuth),
+  rateLimit: z.optional(
+    z.strictObject({
+      requests: intIn(1, 1_000_000_000),
+      /** The bucket refills `requests` tokens per this many seconds. */
+      windowSeconds: intIn(1, 86_400),
+      key: rateLimitKey,
+    }),
+  ),
+  requestHeaders: z.optional(headerRules),
+  responseHeaders: z.optional(headerRules),
+});
 
 export type RoutePolicy = z.output<typeof routePolicySchema>;
 

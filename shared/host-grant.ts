@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from './zod-mini.js';
 import type { Plane } from './plane-config.js';
 import type { LabelSelector } from './label-selector.js';
 import { schemaProblem } from './schema-problem.js';
@@ -49,36 +49,40 @@ export const HOST_PATTERN = new RegExp(`^(\\*\\.)?${DNS_LABEL}(\\.${DNS_LABEL})*
 const NAMESPACE_NAME = new RegExp(`^${DNS_LABEL}$`);
 
 const selector = z.object({
-  matchLabels: z.record(z.string(), z.string()).optional(),
-  matchExpressions: z
-    .array(
+  matchLabels: z.optional(z.record(z.string(), z.string())),
+  matchExpressions: z.optional(
+    z.array(
       z.object({
-        key: z.string().min(1),
+        key: z.string().check(z.minLength(1)),
         operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']),
-        values: z.array(z.string()).optional(),
+        values: z.optional(z.array(z.string())),
       }),
-    )
-    .optional(),
+    ),
+  ),
 });
 
 export const hostGrantSchema = z.object({
   apiVersion: z.literal(HOST_GRANT_API_VERSION),
   kind: z.literal(HOST_GRANT_KIND),
   metadata: z.object({
-    name: z.string().min(1),
-    resourceVersion: z.string().optional(),
-    uid: z.string().optional(),
+    name: z.string().check(z.minLength(1)),
+    resourceVersion: z.optional(z.string()),
+    uid: z.optional(z.string()),
   }),
   spec: z
     .object({
-      namespaces: z.array(z.string().regex(NAMESPACE_NAME)).optional(),
-      namespaceSelector: selector.optional(),
-      hosts: z.array(z.string().max(253).regex(HOST_PATTERN)).min(1),
-      planes: z.array(z.enum(['private', 'public'])).optional(),
+      namespaces: z.optional(z.array(z.string().check(z.regex(NAMESPACE_NAME)))),
+      namespaceSelector: z.optional(selector),
+      hosts: z
+        .array(z.string().check(z.maxLength(253), z.regex(HOST_PATTERN)))
+        .check(z.minLength(1)),
+      planes: z.optional(z.array(z.enum(['private', 'public']))),
     })
-    .refine((spec) => spec.namespaces !== undefined || spec.namespaceSelector !== undefined, {
-      message: 'set namespaces or namespaceSelector',
-    }),
+    .check(
+      z.refine((spec) => spec.namespaces !== undefined || spec.namespaceSelector !== undefined, {
+        message: 'set namespaces or namespaceSelector',
+      }),
+    ),
 });
 
 export type HostGrantParse =

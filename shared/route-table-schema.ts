@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from './zod-mini.js';
 import { routePolicySchema } from './api-policy.js';
 import {
   ROUTE_TABLE_API_VERSION,
@@ -14,18 +14,18 @@ import { schemaProblem } from './schema-problem.js';
  * prune them.
  */
 const endpoint = z.object({
-  ip: z.string().min(1),
-  port: z.number().int().min(1).max(65535),
+  ip: z.string().check(z.minLength(1)),
+  port: z.int().check(z.minimum(1), z.maximum(65535)),
   pod: z.string(),
 });
 
 const route = z.object({
-  host: z.string().min(1),
-  path: z.string().startsWith('/'),
+  host: z.string().check(z.minLength(1)),
+  path: z.string().check(z.startsWith('/')),
   claimedAt: z.string(),
   endpoints: z.array(endpoint),
-  policy: routePolicySchema.optional(),
-  enforcedAt: z.enum(['destination', 'caller']).optional(),
+  policy: z.optional(routePolicySchema),
+  enforcedAt: z.optional(z.enum(['destination', 'caller'])),
 });
 
 /**
@@ -34,21 +34,23 @@ const route = z.object({
  */
 export const SCRYPT_LIMITS = { maxN: 2 ** 17, maxR: 16, maxP: 4, maxMemory: 64 * 1024 * 1024 };
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+const base64Field = z.string().check(z.minLength(1), z.maxLength(256), z.regex(BASE64));
 const apiKeyHash = z
   .object({
     algorithm: z.literal('scrypt'),
-    n: z
-      .number()
-      .int()
-      .min(2)
-      .max(SCRYPT_LIMITS.maxN)
-      .refine((n) => (n & (n - 1)) === 0, 'n must be a power of two'),
-    r: z.number().int().min(1).max(SCRYPT_LIMITS.maxR),
-    p: z.number().int().min(1).max(SCRYPT_LIMITS.maxP),
-    salt: z.string().min(1).max(256).regex(BASE64),
-    hash: z.string().min(1).max(256).regex(BASE64),
+    n: z.int().check(
+      z.minimum(2),
+      z.maximum(SCRYPT_LIMITS.maxN),
+      z.refine((n) => (n & (n - 1)) === 0, 'n must be a power of two'),
+    ),
+    r: z.int().check(z.minimum(1), z.maximum(SCRYPT_LIMITS.maxR)),
+    p: z.int().check(z.minimum(1), z.maximum(SCRYPT_LIMITS.maxP)),
+    salt: base64Field,
+    hash: base64Field,
   })
-  .refine((h) => 128 * h.n * h.r <= SCRYPT_LIMITS.maxMemory, 'n * r needs more than 64 MiB');
+  .check(
+    z.refine((h) => 128 * h.n * h.r <= SCRYPT_LIMITS.maxMemory, 'n * r needs more than 64 MiB'),
+  );
 
 const skipped = z.object({
   namespace: z.string(),
@@ -69,22 +71,25 @@ export const routeTableSchema = z.object({
   apiVersion: z.literal(ROUTE_TABLE_API_VERSION),
   kind: z.literal(ROUTE_TABLE_KIND),
   metadata: z.object({
-    name: z.string().min(1),
-    namespace: z.string().min(1),
-    labels: z.record(z.string(), z.string()).optional(),
-    resourceVersion: z.string().optional(),
-    creationTimestamp: z.string().optional(),
-    uid: z.string().optional(),
+    name: z.string().check(z.minLength(1)),
+    namespace: z.string().check(z.minLength(1)),
+    labels: z.optional(z.record(z.string(), z.string())),
+    resourceVersion: z.optional(z.string()),
+    creationTimestamp: z.optional(z.string()),
+    uid: z.optional(z.string()),
   }),
   spec: z.object({
     plane: z.enum(['private', 'public']),
-    apiKeyHashes: z.array(apiKeyHash).max(16).optional(),
-    apiKeySha256: z.array(z.string().regex(/^[0-9a-f]{64}$/)).optional(),
+    apiKeyHashes: z.optional(z.array(apiKeyHash).check(z.maxLength(16))),
+    apiKeySha256: z.optional(z.array(z.string().check(z.regex(/^[0-9a-f]{64}$/)))),
     routes: z.array(route),
   }),
-  status: z
-    .object({ skipped: z.array(skipped).default([]), conflicts: z.array(conflict).default([]) })
-    .optional(),
+  status: z.optional(
+    z.object({
+      skipped: z._default(z.array(skipped), []),
+      conflicts: z._default(z.array(conflict), []),
+    }),
+  ),
 });
 
 export type ParseResult = { ok: true; value: RouteTableResource } | { ok: false; problem: string };

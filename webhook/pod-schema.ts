@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from '../shared/zod-mini.js';
 
 /**
  * The parts of a Pod (or pod template) the injector reads or writes, with the types the
@@ -15,66 +15,66 @@ import { z } from 'zod';
  */
 const string = z.string();
 const boolean = z.boolean();
-const integer = z.number().int();
-const port = integer.min(1).max(65535);
+const integer = z.int();
+const port = z.int().check(z.minimum(1), z.maximum(65535));
 
-const list = <T extends z.ZodType>(item: T) => z.array(item).nullish();
-const object = <T extends z.ZodRawShape>(shape: T) => z.looseObject(shape).nullish();
-const stringMap = z.record(z.string(), z.string()).nullish();
+const list = <T extends z.ZodMiniType>(item: T) => z.nullish(z.array(item));
+const object = <T extends z.core.$ZodLooseShape>(shape: T) => z.nullish(z.looseObject(shape));
+const stringMap = z.nullish(z.record(z.string(), z.string()));
 // A quantity is a string (`100m`, `64Mi`) or, as YAML and JSON often give it, a number.
-const quantityMap = z.record(z.string(), z.union([z.string(), z.number()])).nullish();
+const quantityMap = z.nullish(z.record(z.string(), z.union([z.string(), z.number()])));
 // A port by number or by the name of a containerPort (IntOrString).
 const portRef = z.union([integer, string], { error: 'expected a port number or name' });
 
 const probe = object({
   httpGet: object({
     port: portRef,
-    path: string.nullish(),
-    host: string.nullish(),
-    scheme: string.nullish(),
+    path: z.nullish(string),
+    host: z.nullish(string),
+    scheme: z.nullish(string),
     httpHeaders: list(z.looseObject({ name: string, value: string })),
   }),
-  tcpSocket: object({ port: portRef, host: string.nullish() }),
-  grpc: object({ port, service: string.nullish() }),
+  tcpSocket: object({ port: portRef, host: z.nullish(string) }),
+  grpc: object({ port, service: z.nullish(string) }),
   exec: object({ command: list(string) }),
-  initialDelaySeconds: integer.nullish(),
-  periodSeconds: integer.nullish(),
-  timeoutSeconds: integer.nullish(),
-  successThreshold: integer.nullish(),
-  failureThreshold: integer.nullish(),
-  terminationGracePeriodSeconds: integer.nullish(),
+  initialDelaySeconds: z.nullish(integer),
+  periodSeconds: z.nullish(integer),
+  timeoutSeconds: z.nullish(integer),
+  successThreshold: z.nullish(integer),
+  failureThreshold: z.nullish(integer),
+  terminationGracePeriodSeconds: z.nullish(integer),
 });
 
 const securityContext = object({
-  runAsUser: integer.nullish(),
-  runAsGroup: integer.nullish(),
-  runAsNonRoot: boolean.nullish(),
-  privileged: boolean.nullish(),
-  readOnlyRootFilesystem: boolean.nullish(),
-  allowPrivilegeEscalation: boolean.nullish(),
+  runAsUser: z.nullish(integer),
+  runAsGroup: z.nullish(integer),
+  runAsNonRoot: z.nullish(boolean),
+  privileged: z.nullish(boolean),
+  readOnlyRootFilesystem: z.nullish(boolean),
+  allowPrivilegeEscalation: z.nullish(boolean),
   capabilities: object({ add: list(string), drop: list(string) }),
 });
 
 const container = z.looseObject({
   name: string,
-  image: string.nullish(),
-  imagePullPolicy: string.nullish(),
+  image: z.nullish(string),
+  imagePullPolicy: z.nullish(string),
   command: list(string),
   args: list(string),
   env: list(
     z.looseObject({
       name: string,
-      value: string.nullish(),
+      value: z.nullish(string),
       valueFrom: object({}),
     }),
   ),
   ports: list(
     z.looseObject({
       containerPort: port,
-      name: string.nullish(),
-      protocol: z.enum(['TCP', 'UDP', 'SCTP']).nullish(),
-      hostPort: integer.nullish(),
-      hostIP: string.nullish(),
+      name: z.nullish(string),
+      protocol: z.nullish(z.enum(['TCP', 'UDP', 'SCTP'])),
+      hostPort: z.nullish(integer),
+      hostIP: z.nullish(string),
     }),
   ),
   livenessProbe: probe,
@@ -83,16 +83,16 @@ const container = z.looseObject({
   securityContext,
   resources: object({ requests: quantityMap, limits: quantityMap }),
   volumeMounts: list(
-    z.looseObject({ name: string, mountPath: string, readOnly: boolean.nullish() }),
+    z.looseObject({ name: string, mountPath: string, readOnly: z.nullish(boolean) }),
   ),
-  restartPolicy: string.nullish(),
+  restartPolicy: z.nullish(string),
 });
 
 export const podSchema = z.looseObject({
   metadata: object({
-    name: string.nullish(),
-    generateName: string.nullish(),
-    namespace: string.nullish(),
+    name: z.nullish(string),
+    generateName: z.nullish(string),
+    namespace: z.nullish(string),
     labels: stringMap,
     annotations: stringMap,
   }),
@@ -100,13 +100,13 @@ export const podSchema = z.looseObject({
     containers: z.array(container),
     initContainers: list(container),
     volumes: list(z.looseObject({ name: string })),
-    hostNetwork: boolean.nullish(),
-    automountServiceAccountToken: boolean.nullish(),
+    hostNetwork: z.nullish(boolean),
+    automountServiceAccountToken: z.nullish(boolean),
     securityContext: object({
-      runAsUser: integer.nullish(),
-      runAsGroup: integer.nullish(),
-      runAsNonRoot: boolean.nullish(),
-      fsGroup: integer.nullish(),
+      runAsUser: z.nullish(integer),
+      runAsGroup: z.nullish(integer),
+      runAsNonRoot: z.nullish(boolean),
+      fsGroup: z.nullish(integer),
     }),
   }),
 });

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from '../shared/zod-mini.js';
 import { formatPath, valueAt, type FieldPath } from './field-path.js';
 import { withoutNullMembers } from './null-members.js';
 import { pathDeeperThan } from './object-depth.js';

@@ -121,7 +121,7 @@ const MODELS: Record<string, ModelClass> = {
  * cert-manager publishes no TypeScript models, so its two kinds are checked against
  * the fields detour uses, from https://cert-manager.io/docs/reference/api-docs/.
  */
-const CERT_MANAGER: Record<string, z.ZodType> = {
+const CERT_MANAGER: Record<string, z.core.$ZodType> = {
   'cert-manager.io/v1/Issuer': z.strictObject({
     apiVersion: z.literal('cert-manager.io/v1'),
     kind: z.literal('Issuer'),
@@ -159,7 +159,7 @@ const CERT_MANAGER: Record<string, z.ZodType> = {
  * the schema the compiler checks them with, which manifests-crd-hostgrant.test.ts holds
  * equal to the CRD.
  */
-const DETOUR: Record<string, z.ZodType> = {
+const DETOUR: Record<string, z.core.$ZodType> = {
   'detour.dev/v1alpha1/HostGrant': hostGrantSchema,
   // manifests-crd-apipolicy.test.ts holds this schema equal to the CRD's.
   'detour.dev/v1alpha1/ApiPolicy': z.object({
@@ -185,7 +185,7 @@ export function validateObject(o: K8sObject): void {
   }
   const schema = CERT_MANAGER[key] ?? DETOUR[key];
   if (schema === undefined) throw new Error(`${where}: no schema known for ${key}`);
-  const result = schema.safeParse(o);
+  const result = z.safeParse(schema, o);
   if (!result.success) throw new Error(`${where}: ${result.error.message}`);
 }
 
