@@ -40,7 +40,7 @@ import {
 import type { TunnelContext } from './tunnel.js';
 import { InboundListener, type InboundContext } from './inbound-listener.js';
 import type { InboundPort } from '../shared/inbound-ports.js';
-import { H2Server } from './h2/h2-server.js';
+import { LazyH2Server } from './h2/lazy-h2-server.js';
 import { routeByPreface } from './h2/preface.js';
 
 export type { ProxyMode };
@@ -108,8 +108,8 @@ export class ProxyServer implements PipelineContext {
   /** Serves inbound connections that speak HTTP/1.x (only with inbound capture). */
   readonly inboundServer: NodeHttp.Server | undefined;
   readonly inboundListeners: readonly InboundListener[];
-  /** HTTP/2 (h2c, prior knowledge) on the same listeners: sidecar/h2/. */
-  readonly h2: H2Server;
+  /** HTTP/2 (h2c, prior knowledge) on the same listeners: sidecar/h2/, loaded when used. */
+  readonly h2: LazyH2Server;
   readonly local: LocalPod | undefined;
   readonly mode: ProxyMode;
   readonly upstreams: Upstreams;
@@ -200,22 +200,27 @@ export class ProxyServer implements PipelineContext {
       },
     };
     const timeouts = this.timeouts;
-    this.h2 = new H2Server({
-      pipeline: this,
-      accessLog: this.accessLog,
-      metrics: this.metrics,
-      logger: this.logger,
-      clientMaxBodySize: this.clientMaxBodySize,
-      idleMs: timeouts.keepAliveMs,
-      upstreamIdleMs: this.upstreams.options.bodyIdleTimeoutMs,
-      streamStarted: () => {
-        this.#inFlight++;
+    this.h2 = new LazyH2Server(
+      {
+        pipeline: this,
+        accessLog: this.accessLog,
+        metrics: this.metrics,
+        logger: this.logger,
+        clientMaxBodySize: this.clientMaxBodySize,
+        idleMs: timeouts.keepAliveMs,
+        upstreamIdleMs: this.upstreams.options.bodyIdleTimeoutMs,
+        streamStarted: () => {
+          this.#inFlight++;
+        },
+        streamEnded: () => {
+          this.#inFlight--;
+          this.#checkIdle();
+        },
       },
-      streamEnded: () => {
-        this.#inFlight--;
-        this.#checkIdle();
+      (err) => {
+        this.#logFailure('h2', err, undefined);
       },
-    });
+    );
     this.server = this.#createServer('outbound');
     this.#servePreface(this.server, timeouts.headersMs);
     this.server.on('upgrade', (req: NodeHttp.IncomingMessage, socket: Socket, head: Buffer) => {

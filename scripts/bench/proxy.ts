@@ -18,9 +18,9 @@
  *   (bench/proxy/h2c.ts; `BENCH_ONLY=h2c` runs those alone).
  *
  * Knobs: BENCH_SECONDS (saturation, 8), BENCH_FIXED_SECONDS (5), BENCH_SOAK_SECONDS
- * (60), BENCH_PROXY_CPU / BENCH_LOAD_CPU (0 / 1), BENCH_PROXY_NODE_OPTIONS (instead of
- * the webhook's). Every process it starts is killed at
- * the end.
+ * (60), BENCH_PROXY_CPU / BENCH_LOAD_CPU (0 / 1), BENCH_PROXY_NODE_OPTIONS and
+ * BENCH_PROXY_MALLOC_ARENA_MAX (instead of the webhook's). Every process it starts is
+ * killed at the end.
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -304,7 +304,7 @@ async function bareNodeHttp(dir: string): Promise<string> {
     process.execPath,
     ['-e', server],
     join(dir, 'bare.out'),
-    { NODE_OPTIONS: INJECTED_ENV.NODE_OPTIONS },
+    { NODE_OPTIONS: INJECTED_ENV.NODE_OPTIONS, MALLOC_ARENA_MAX: INJECTED_ENV.MALLOC_ARENA_MAX },
   );
   await waitHttp(PORTS.bare, '/', BENCH_HOST);
   const pids = pidsOf(bare.pid);
@@ -319,7 +319,7 @@ function print(rows: Row[], extras: Extras): void {
     `proxy on CPU ${PROXY_CPU}; upstream, wrk and the fixed-rate client on CPU ${LOAD_CPU}. ` +
       `Saturation: wrk -t1 -c${CONNECTIONS} -d${SATURATION_S}s GET; fixed: ${FIXED_RATE} req/s for ${FIXED_S}s; ` +
       `soak: wrk -c${CONNECTIONS} -d${SOAK_S}s POST ${SOAK_BODY_BYTES} B (peak RSS). ` +
-      `detour: dist/detour-proxy.js, NODE_OPTIONS=${INJECTED_ENV.NODE_OPTIONS ?? ''}, JSON access log on stdout to a file`,
+      `detour: dist/detour-proxy.js, NODE_OPTIONS=${INJECTED_ENV.NODE_OPTIONS ?? ''}, MALLOC_ARENA_MAX=${INJECTED_ENV.MALLOC_ARENA_MAX ?? ''}, JSON access log on stdout to a file`,
     '',
     `| through | RSS MB idle (anon) | RSS MB soak (anon) | req/s | p50 ms | p99 ms | CPU µs/req | p50 ms @${FIXED_RATE}/s | p99 ms @${FIXED_RATE}/s | CPU µs/req @${FIXED_RATE}/s |`,
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',

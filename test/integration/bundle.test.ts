@@ -10,7 +10,11 @@ import { stringify } from 'yaml';
 import { request } from 'undici';
 import { buildBundles } from '../../scripts/build.js';
 import { BUNDLES } from '../../scripts/build/bundles.js';
-import { PROXY_COMMAND, PROXY_NODE_OPTIONS } from '../../webhook/sidecar-containers.js';
+import {
+  PROXY_COMMAND,
+  PROXY_MALLOC_ARENA_MAX,
+  PROXY_NODE_OPTIONS,
+} from '../../webhook/sidecar-containers.js';
 import { LOOPBACK_EPHEMERAL_PROXY_FLAGS } from '../support/cli.js';
 import { routablePod } from '../support/routable-pod.js';
 import { startUpstream, type EchoBody, type TestUpstream } from '../support/upstream.js';
@@ -34,6 +38,7 @@ describe('bundled entry points (what the image runs)', function () {
     PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`,
     KUBERNETES_SERVICE_HOST: '',
     NODE_OPTIONS: PROXY_NODE_OPTIONS,
+    MALLOC_ARENA_MAX: PROXY_MALLOC_ARENA_MAX,
   });
 
   before(async () => {
@@ -53,7 +58,9 @@ describe('bundled entry points (what the image runs)', function () {
     const external = Object.values(meta.outputs).flatMap((o) =>
       o.imports.filter((i) => i.external).map((i) => i.path),
     );
-    expect(external).to.include('node:http');
+    // Built-ins are read with process.getBuiltinModule (scripts/build/lean-plugins.ts).
+    const reads = Object.keys(meta.inputs).filter((i) => i.startsWith('lazy-builtin:'));
+    expect(reads).to.include('lazy-builtin:node:http');
     // ws requires these native speed-ups inside a try block and does without them.
     const optional = new Set(['bufferutil', 'utf-8-validate']);
     const offenders = external.filter(
@@ -71,6 +78,31 @@ describe('bundled entry points (what the image runs)', function () {
       ),
     );
     expect(unwanted).to.deep.equal([]);
+  });
+
+  it('leaves out what the proxy never runs, and loads its HTTP/2 side only when used', () => {
+    // Inputs that left code in some output (esbuild lists tree-shaken ones with 0 bytes).
+    const all = [
+      ...new Set(
+        Object.values(meta.outputs).flatMap((o) =>
+          Object.entries(o.inputs).flatMap(([input, { bytesInOutput }]) =>
+            bytesInOutput > 0 ? [input] : [],
+          ),
+        ),
+      ),
+    ];
+    // Milo, undici's HTTP/2 client, prom-client's push and cluster parts, OpenTelemetry,
+    // zod's classic API and its locales but English.
+    const never = all.filter((i) =>
+      /undici\/lib\/(milo|dispatcher\/client-h2)|prom-client\/(index|lib\/(pushgateway|cluster))|@opentelemetry|zod\/(index|v4\/classic)|zod\/v4\/locales\/(?!en\.js)/.test(
+        i,
+      ),
+    );
+    expect(never).to.deep.equal([]);
+    const inputs = staticInputs(meta, `${PROXY_COMMAND}.js`);
+    const eager = inputs.filter((i) => /sidecar\/h2\/h2-server|lazy-builtin:node:http2$/.test(i));
+    expect(eager).to.deep.equal([]);
+    expect(all).to.include('sidecar/h2/h2-server.ts');
   });
 
   it('runs `detour --help` through its symlink, via the shebang', async () => {

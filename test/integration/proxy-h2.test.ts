@@ -38,6 +38,29 @@ function h2Request(
   });
 }
 
+describe('detour proxy: the HTTP/2 side is loaded by the first h2c connection', function () {
+  this.timeout(30_000);
+
+  it('serves HTTP/1.1 without node:http2, then h2c from the first connection on', async () => {
+    const pair = await startH2Pair();
+    try {
+      const { p } = pair;
+      expect((await send(p.origin, 'h1.ns', '/first')).status).to.equal(200);
+      expect(p.proxy.h2.loaded, 'loaded before any h2c connection').to.equal(false);
+      const session = http2.connect(`http://127.0.0.1:${p.port}`);
+      try {
+        const first = await h2Request(session, { ':path': '/lazy', ':authority': 'h2.ns' });
+        expect(first.headers[':status']).to.equal(200);
+        expect(p.proxy.h2.loaded).to.equal(true);
+      } finally {
+        session.close();
+      }
+    } finally {
+      await pair.close();
+    }
+  });
+});
+
 describe('detour proxy: plain HTTP/2 (h2c) beside HTTP/1.1 on one port', function () {
   this.timeout(30_000);
   let h2: TestH2Upstream;

@@ -8,7 +8,11 @@ import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildBundles } from '../../build.js';
 import { PLANE_LABEL } from '../../../shared/labels.js';
-import { PROXY_COMMAND, PROXY_NODE_OPTIONS } from '../../../webhook/sidecar-containers.js';
+import {
+  PROXY_COMMAND,
+  PROXY_MALLOC_ARENA_MAX,
+  PROXY_NODE_OPTIONS,
+} from '../../../webhook/sidecar-containers.js';
 import type { KubeObject } from '../../../test/support/api-server/resources.js';
 import { loopbackProxyFlags } from '../../../test/support/cli.js';
 import { launch, PROXY_CPU } from './processes.js';
@@ -32,6 +36,7 @@ export async function buildDetour(dir: string): Promise<number> {
  */
 export const INJECTED_ENV: NodeJS.ProcessEnv = {
   NODE_OPTIONS: process.env.BENCH_PROXY_NODE_OPTIONS ?? PROXY_NODE_OPTIONS,
+  MALLOC_ARENA_MAX: process.env.BENCH_PROXY_MALLOC_ARENA_MAX ?? PROXY_MALLOC_ARENA_MAX,
   POD_NAME: 'bench-0',
   POD_NAMESPACE: 'bench',
   POD_IP: '127.0.0.1',
