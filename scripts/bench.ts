@@ -4,7 +4,7 @@
  * Each benchmark is scripts/bench/NAME.ts exporting `run(): Promise<void>` and prints
  * its own table.
  */
-const BENCHES = ['proxy', 'webhook', 'convergence', 'routes', 'dns'] as const;
+const BENCHES = ['proxy', 'footprint', 'webhook', 'convergence', 'routes', 'dns'] as const;
 
 type BenchModule = { run: () => Promise<void> };
 

@@ -15,7 +15,8 @@
  * - the floor: a bare node:http server with the same Node flags;
  * - ApiPolicy rows (a cached and an uncached forwardAuth, a rateLimit on the bench
  *   route, bench/proxy/policies.ts) with issue 11's target, and unary gRPC over h2c
- *   (bench/proxy/h2c.ts; `BENCH_ONLY=h2c` runs those alone).
+ *   (bench/proxy/h2c.ts; `BENCH_ONLY=h2c` runs those alone, `BENCH_ONLY=kube` the
+ *   10,000-route row alone).
  *
  * Knobs: BENCH_SECONDS (saturation, 8), BENCH_FIXED_SECONDS (5), BENCH_SOAK_SECONDS
  * (60), BENCH_PROXY_CPU / BENCH_LOAD_CPU (0 / 1), BENCH_PROXY_NODE_OPTIONS and
@@ -127,6 +128,16 @@ async function bench(dir: string): Promise<void> {
   const soakScript = postScript(dir, SOAK_BODY_BYTES);
   const upstream = startNginxUpstream(dir, PORTS.upstream);
   await waitHttp(PORTS.upstream, '/', BENCH_HOST);
+  // BENCH_ONLY=kube: the 10,000-route row alone (when only the kube source changed).
+  if (process.env.BENCH_ONLY === 'kube') {
+    const kube = await kubeRoutes(dir);
+    process.stdout.write(
+      typeof kube === 'string'
+        ? `10,000 routes from the kube source: ${kube}\n`
+        : `10,000 routes from the kube source: ${kube.rssMb.toFixed(1)} MB (${kube.anonMb.toFixed(1)} anon), ready in ${Math.round(kube.readyMs)} ms\n`,
+    );
+    return;
+  }
   const rows: Row[] = [];
   const file = routeFile(dir, 'routes.json', PORTS.upstream);
   const detourPorts = { listen: PORTS.detour, admin: PORTS.detourAdmin };
@@ -175,17 +186,21 @@ async function bench(dir: string): Promise<void> {
   await stop(haproxy);
 
   const bareMb = await bareNodeHttp(dir);
-  const kube = await kubeRoutesRss(
-    dir,
-    KUBE_ROUTES,
-    { listen: PORTS.detour10k, admin: PORTS.detour10kAdmin },
-    PORTS.upstream,
-  );
+  const kube = await kubeRoutes(dir);
   await stop(upstream);
   const h2c = await benchH2c(dir, H2C_PORTS, SATURATION_S);
 
   print(rows, { payloadMb, readyMs, bareMb, kube });
   process.stdout.write('\n' + printH2c(h2c, SATURATION_S) + '\n');
+}
+
+function kubeRoutes(dir: string): Promise<KubeRoutesResult | string> {
+  return kubeRoutesRss(
+    dir,
+    KUBE_ROUTES,
+    { listen: PORTS.detour10k, admin: PORTS.detour10kAdmin },
+    PORTS.upstream,
+  );
 }
 
 const H2C_PORTS = {
