@@ -18,7 +18,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { lazyBuiltins, leanPackages, stubs } from '../build/lean-plugins.js';
-import { buildDetour, INJECTED_ENV } from './proxy/detour.js';
+import { BENCH_HOST, buildDetour, INJECTED_ENV, routeFile, startDetour } from './proxy/detour.js';
+import { anonMb, assertPortsFree, pidsOf, rssMb, stop, waitHttp } from './proxy/processes.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const exec = promisify(execFile);
@@ -99,42 +100,27 @@ async function measure(dir: string, name: string, code: string): Promise<Footpri
   return JSON.parse(stdout) as Footprint;
 }
 
-/** The bundled proxy itself, idle with one route from a file (as bench/proxy.ts starts it). */
+/** Ports of the proxy row (bench/proxy.ts's are 28080-28099). */
+const PROXY_PORTS = { listen: 28180, admin: 28181 };
+
+/** The bundled proxy itself, idle with one route from a file, as bench/proxy.ts starts it. */
 async function proxyIdle(dir: string): Promise<Footprint> {
+  await assertPortsFree(Object.values(PROXY_PORTS));
   await buildDetour(dir);
-  const table = join(dir, 'table.json');
-  writeFileSync(
-    table,
-    JSON.stringify({
-      apiVersion: 'detour.dev/v1alpha1',
-      kind: 'RouteTable',
-      metadata: { name: 'detour-private', namespace: 'bench' },
-      spec: { plane: 'private', routes: [] },
-    }),
+  const proxy = startDetour(
+    dir,
+    'footprint',
+    `file:${routeFile(dir, 'routes.json', 8080)}`,
+    PROXY_PORTS,
   );
-  const script = `
-    const { spawn } = require('node:child_process');
-    const child = spawn(process.argv[1], [process.argv[2], 'proxy', '--source', 'file:' + process.argv[3],
-      '--listen', '0', '--admin-port', '0', '--dns-port', '0', '--listen-host', '127.0.0.1',
-      '--admin-host', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let seen = '';
-    child.stdout.on('data', (d) => {
-      seen += d;
-      if (!seen.includes('"msg":"ready"')) return;
-      seen = '';
-      setTimeout(() => {
-        const status = require('node:fs').readFileSync('/proc/' + child.pid + '/status', 'utf8');
-        const kb = (key) => Number(new RegExp(key + ':\\\\s+(\\\\d+)').exec(status)[1]);
-        process.stdout.write(JSON.stringify({ rss: kb('VmRSS'), anon: kb('RssAnon') }));
-        child.kill();
-      }, 1000);
-    });`;
-  const { stdout } = await exec(
-    process.execPath,
-    ['-e', script, process.execPath, join(dir, 'dist', 'detour-proxy.js'), table],
-    { env: { PATH: process.env.PATH, ...INJECTED_ENV, KUBERNETES_SERVICE_HOST: '' } },
-  );
-  return JSON.parse(stdout) as Footprint;
+  try {
+    await waitHttp(PROXY_PORTS.admin, '/ready', BENCH_HOST);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const pids = pidsOf(proxy.pid);
+    return { rss: rssMb(pids) * 1024, anon: anonMb(pids) * 1024 };
+  } finally {
+    await stop(proxy);
+  }
 }
 
 export async function run(): Promise<void> {

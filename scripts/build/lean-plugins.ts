@@ -54,8 +54,7 @@ Object.assign(__Dispatcher.prototype, __api);`,
 };
 
 export function leanPackages(root: string): Plugin {
-  const names = Object.keys(LEAN).map((n) => n.replace(/[-/]/g, '\\$&'));
-  const filter = new RegExp(`^(${names.join('|')})$`);
+  const filter = new RegExp(`^(${Object.keys(LEAN).map(literal).join('|')})$`);
   return {
     name: 'lean-packages',
     setup(b) {
@@ -88,10 +87,9 @@ export function leanPackages(root: string): Plugin {
 }
 
 /** The value names of `import { a, b as c, type D } from 'PKG'` statements. */
-export function valueImports(source: string, pkg: string): string[] {
+function valueImports(source: string, pkg: string): string[] {
   const names = new Set<string>();
-  const quoted = pkg.replace(/[-/]/g, '\\$&');
-  const statement = new RegExp(`import\\s*\\{([^}]*)\\}\\s*from\\s*['"]${quoted}['"]`, 'g');
+  const statement = new RegExp(`import\\s*\\{([^}]*)\\}\\s*from\\s*['"]${literal(pkg)}['"]`, 'g');
   for (const [, list = ''] of source.matchAll(statement)) {
     for (const part of list.split(',')) {
       const [name = ''] = part.trim().split(/\s+as\s+/);
@@ -99,6 +97,11 @@ export function valueImports(source: string, pkg: string): string[] {
     }
   }
   return [...names].sort();
+}
+
+/** A package name as a regular expression matching it literally. */
+function literal(pkg: string): string {
+  return pkg.replace(/[-/]/g, '\\$&');
 }
 
 /** A dependency's module (`package` `path`, as its importer requires it) and its stand-in. */

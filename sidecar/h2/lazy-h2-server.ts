@@ -64,7 +64,7 @@ export class LazyH2Server {
     return this.#loading;
   }
 
-  /** Whether the HTTP/2 side is loaded (tests; `/ready` could show it). */
+  /** Whether the HTTP/2 side is loaded (tests). */
   get loaded(): boolean {
     return this.#server !== undefined;
   }
