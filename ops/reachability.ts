@@ -1,20 +1,20 @@
-import { errorMessage } from '../shared/errors.js';
+import { DetourError, errorMessage } from '../shared/errors.js';
 import { KubeApiError } from '../shared/kube/kube-request.js';
 import { fail, type CheckLine } from './check-report.js';
 
 /**
- * What went wrong on the way to the API server, in words: undici says only "fetch
- * failed" and keeps the reason (ECONNREFUSED, a certificate error) in `cause`.
+ * What went wrong on the way to the API server, in words. undici's `request()` rejects
+ * with the system error itself (`code: ECONNREFUSED`); its `fetch`, which client-node's
+ * generated clients use, says only "fetch failed" and keeps that error in `cause`.
  */
 export function networkReason(err: unknown): string {
   if (err instanceof Error && err.name === 'TimeoutError') return 'no answer in time';
-  const cause =
-    err instanceof Error
-      ? (err.cause as { code?: string; message?: string } | undefined)
-      : undefined;
-  if (cause?.code !== undefined)
-    return `${cause.code}${cause.message ? ` (${cause.message})` : ''}`;
-  if (cause?.message !== undefined) return cause.message;
+  const network = err instanceof Error ? ((err.cause as Error | undefined) ?? err) : undefined;
+  const code = (network as { code?: unknown } | undefined)?.code;
+  if (network !== undefined && typeof code === 'string' && !(network instanceof DetourError)) {
+    return `${code}${network.message ? ` (${network.message})` : ''}`;
+  }
+  if (network !== undefined && network !== err && network.message) return network.message;
   return errorMessage(err);
 }
 

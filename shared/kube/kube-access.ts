@@ -1,4 +1,5 @@
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { Cluster } from '@kubernetes/client-node';
+import type { AuthContext } from './request-auth.js';
 import { ServiceAccountAccess } from './service-account-access.js';
 
 /**
@@ -7,7 +8,10 @@ import { ServiceAccountAccess } from './service-account-access.js';
  * ServiceAccountAccess, which a sidecar uses in a pod because importing client-node's
  * KubeConfig loads every generated API model (about 60 MB of RSS in every pod).
  */
-export type KubeAccess = Pick<KubeConfig, 'getCurrentCluster' | 'applySecurityAuthentication'>;
+export interface KubeAccess {
+  getCurrentCluster(): Cluster | null;
+  applySecurityAuthentication(context: AuthContext): Promise<void>;
+}
 
 /**
  * In a pod (and without KUBECONFIG): the pod's ServiceAccount, read the light way.

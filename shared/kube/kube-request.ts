@@ -1,6 +1,7 @@
-import { HttpMethod, RequestContext } from '@kubernetes/client-node/dist/gen/http/http.js';
 import type { KubeAccess } from './kube-access.js';
-import { fetch } from 'undici';
+import { RequestAuth } from './request-auth.js';
+import { Agent, type Dispatcher } from 'undici';
+import { STATUS_CODES } from 'node:http';
 import { DetourError } from '../errors.js';
 
 /** A non-2xx answer from the API server, with its HTTP status and Status reason. */
@@ -35,13 +36,25 @@ export interface KubeAnswer {
   text: string;
 }
 
+/** An answer whose body is still to be read (a watch reads it as it comes). */
+export interface KubeStream {
+  status: number;
+  body: Dispatcher.ResponseData['body'];
+}
+
+/** Used when the credentials bring no dispatcher of their own (a plain http:// server). */
+let plainAgent: Agent | undefined;
+
 /**
- * One request with the kubeconfig's credentials and TLS settings, the same way
- * client-node's Watch does (RequestContext + undici), so lists, watches and the
- * `detour check` probes share one authentication path. The answer is returned whatever
- * its status: a `pods/proxy` call passes the pod's own status through.
+ * One request with the kubeconfig's credentials and TLS settings: a RequestAuth gets the
+ * headers and the dispatcher (an undici Agent with the cluster's CA and client
+ * certificate) from KubeAccess, as client-node's RequestContext would, so lists,
+ * watches and the `detour check` probes share one authentication path. It is sent with
+ * undici's `request()`, not `fetch`: fetch brings WHATWG streams, the proxy would load
+ * them for its watch alone, and they cost 5 MB of RSS in every injected pod (issue 13,
+ * `npm run bench -- footprint`).
  */
-export async function kubeRequest(kc: KubeAccess, request: KubeRequest): Promise<KubeAnswer> {
+export async function openKubeRequest(kc: KubeAccess, request: KubeRequest): Promise<KubeStream> {
   const cluster = kc.getCurrentCluster();
   if (cluster === null) throw new DetourError('DETOUR_E_KUBE', 'no current cluster');
   const url = new URL(cluster.server + request.path);
@@ -49,21 +62,36 @@ export async function kubeRequest(kc: KubeAccess, request: KubeRequest): Promise
     if (value !== undefined && value !== '') url.searchParams.set(key, String(value));
   }
   const method = request.method ?? 'GET';
-  const ctx = new RequestContext(url.toString(), HttpMethod[method]);
-  await kc.applySecurityAuthentication(ctx);
+  const auth = new RequestAuth();
+  await kc.applySecurityAuthentication(auth);
   const body = request.body === undefined ? undefined : JSON.stringify(request.body);
-  const response = await fetch(url, {
+  const dispatcher = auth.getDispatcher() ?? (plainAgent ??= new Agent());
+  const answer = await dispatcher.request({
+    origin: url.origin,
+    path: url.pathname + url.search,
     method,
     headers: {
-      ...ctx.getHeaders(),
+      ...auth.headers,
       accept: 'application/json',
       ...(body === undefined ? {} : { 'content-type': 'application/json' }),
     },
-    ...(body === undefined ? {} : { body }),
-    dispatcher: ctx.getDispatcher(),
+    body: body ?? null,
     signal: request.signal ?? null,
   });
-  return { status: response.status, statusText: response.statusText, text: await response.text() };
+  return { status: answer.statusCode, body: answer.body };
+}
+
+/**
+ * A request's whole answer, whatever its status: a `pods/proxy` call passes the pod's
+ * own status through.
+ */
+export async function kubeRequest(kc: KubeAccess, request: KubeRequest): Promise<KubeAnswer> {
+  const answer = await openKubeRequest(kc, request);
+  return {
+    status: answer.status,
+    statusText: STATUS_CODES[answer.status] ?? '',
+    text: await answer.body.text(),
+  };
 }
 
 /** A 2xx answer's JSON, or a KubeApiError with the Status object's reason and message. */

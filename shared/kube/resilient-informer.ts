@@ -1,10 +1,8 @@
-import type { KubeConfig } from '@kubernetes/client-node';
-// The Watch module alone: the package index (and KubeConfig) loads every generated model.
-import { Watch } from '@kubernetes/client-node/dist/watch.js';
 import type { KubeAccess } from './kube-access.js';
 import type { Logger } from '../logger.js';
 import { errorMessage } from '../errors.js';
 import { kubeGetJson, KubeApiError } from './kube-request.js';
+import { watchEvents, WatchStatusError, type StopWatch } from './watch-events.js';
 import { backoffDelay, DEFAULT_WATCH_KNOBS, type WatchKnobs } from './watch-knobs.js';
 import { objectKey } from '../object-key.js';
 
@@ -13,8 +11,9 @@ import { objectKey } from '../object-key.js';
  * good on any watch error other than 410 or a client timeout, swallows exceptions thrown
  * by handlers together with the resourceVersion of the event, does not ask for
  * bookmarks (so its 30 s inactivity timer restarts healthy idle watches), and has no
- * "synced" signal. This layer keeps client-node's Watch (the wire protocol and auth)
- * and replaces the loop. docs/adr/0002-resilient-watch.md names the knobs.
+ * "synced" signal. This layer replaces the loop, and watch-events.ts reads the stream
+ * (the kubeconfig still puts the credentials on every request, kube-request.ts).
+ * docs/adr/0002-resilient-watch.md names the knobs.
  */
 export interface KubeObjectLike {
   apiVersion?: string;
@@ -358,7 +357,7 @@ export class ResilientInformer<T extends KubeObjectLike> {
       const started = Date.now();
       let events = 0;
       let settled = false;
-      let controller: AbortController | undefined;
+      let stopWatch: StopWatch | undefined;
       let watchdog: NodeJS.Timeout | undefined;
       let relistTimer: NodeJS.Timeout | undefined;
       const finish = (reason: WatchOutcome['reason'], error?: unknown): void => {
@@ -366,7 +365,7 @@ export class ResilientInformer<T extends KubeObjectLike> {
         settled = true;
         clearTimeout(watchdog);
         clearTimeout(relistTimer);
-        controller?.abort();
+        stopWatch?.();
         this.#endWatch = undefined;
         const healthy =
           events > 0 ||
@@ -391,51 +390,43 @@ export class ResilientInformer<T extends KubeObjectLike> {
           finish('relist');
         }, due);
       }
-      // Watch reads only getCurrentCluster and applySecurityAuthentication (KubeAccess).
-      const watch = new Watch(kubeConfig as KubeConfig);
-      // client-node's own inactivity timer (30 s by default) would cut healthy idle
-      // watches before a bookmark arrives; the watchdog above owns silence instead.
-      // The field is private in the typings but is the documented knob in the source.
-      (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs =
-        knobs.silenceLimitMs + 5_000;
-      const query: Record<string, string | number | boolean> = {
+      const query: Record<string, string | number | boolean | undefined> = {
         resourceVersion: this.#rv,
         allowWatchBookmarks: true,
         timeoutSeconds: Math.round(knobs.watchTimeoutSeconds * (1 + Math.random())),
+        labelSelector,
+        fieldSelector,
       };
-      if (labelSelector !== undefined) query.labelSelector = labelSelector;
-      if (fieldSelector !== undefined) query.fieldSelector = fieldSelector;
-      watch
-        .watch(
-          path,
-          query,
-          (type: string, obj: unknown) => {
-            if (settled) return;
-            arm();
-            const result = this.#apply(type, obj as T & { code?: number });
-            if (result === 'ok') events++;
-            else if (result === 'expired') finish('expired');
-            else finish('error', new Error(`watch ERROR event: ${JSON.stringify(obj)}`));
-          },
-          (err: unknown) => {
-            if (err === null || err === undefined) {
-              finish('closed');
-              return;
-            }
-            const status = (err as { statusCode?: number }).statusCode;
-            finish(status === 410 ? 'expired' : 'error', err);
-          },
-        )
-        .then(
-          (c) => {
-            controller = c;
-            if (settled) c.abort();
-            else this.#setConnected(true);
-          },
-          (err: unknown) => {
-            finish('error', err);
-          },
-        );
+      watchEvents(
+        kubeConfig,
+        path,
+        query,
+        (type, obj) => {
+          if (settled) return;
+          arm();
+          const result = this.#apply(type, obj as T & { code?: number });
+          if (result === 'ok') events++;
+          else if (result === 'expired') finish('expired');
+          else finish('error', new Error(`watch ERROR event: ${JSON.stringify(obj)}`));
+        },
+        (err: unknown) => {
+          if (err === null || err === undefined) {
+            finish('closed');
+            return;
+          }
+          const status = err instanceof WatchStatusError ? err.statusCode : undefined;
+          finish(status === 410 ? 'expired' : 'error', err);
+        },
+      ).then(
+        (stop) => {
+          stopWatch = stop;
+          if (settled) stop();
+          else this.#setConnected(true);
+        },
+        (err: unknown) => {
+          finish('error', err);
+        },
+      );
     });
   }
 }

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { Agent } from 'undici';
 import type { Cluster } from '@kubernetes/client-node';
-import type { RequestContext } from '@kubernetes/client-node/dist/gen/http/http.js';
+import type { AuthContext } from './request-auth.js';
 import { DetourError } from '../errors.js';
 
 /** Where the kubelet mounts a pod's ServiceAccount credentials. */
@@ -29,8 +29,8 @@ export interface ServiceAccountAccessOptions {
 /**
  * In-cluster credentials without client-node's KubeConfig: the API server from
  * KUBERNETES_SERVICE_HOST/PORT, the CA and token from the mounted ServiceAccount, as
- * client-go's rest.InClusterConfig does. It satisfies KubeAccess, so client-node's Watch
- * and our list requests use it exactly as they use a KubeConfig.
+ * client-go's rest.InClusterConfig does. It satisfies KubeAccess, so lists and watches
+ * use it exactly as they use a KubeConfig.
  */
 export class ServiceAccountAccess {
   readonly #cluster: Cluster;
@@ -69,7 +69,7 @@ export class ServiceAccountAccess {
     return this.#cluster;
   }
 
-  applySecurityAuthentication(context: RequestContext): Promise<void> {
+  applySecurityAuthentication(context: AuthContext): Promise<void> {
     context.setHeaderParam('Authorization', `Bearer ${this.#currentToken()}`);
     context.setDispatcher(this.#dispatcher);
     return Promise.resolve();

@@ -80,6 +80,18 @@ describe('bundled entry points (what the image runs)', function () {
     expect(unwanted).to.deep.equal([]);
   });
 
+  it("watches RouteTables in a pod without undici's fetch or client-node code", () => {
+    const chunk = Object.keys(meta.outputs).find((o) =>
+      Object.keys(meta.outputs[o]!.inputs).includes('sidecar/sources/kube-source.ts'),
+    )!;
+    const inputs = closure(meta, chunk);
+    expect(inputs).to.include('shared/kube/watch-events.ts');
+    const unwanted = inputs.filter((i) =>
+      /undici\/lib\/web\/fetch\/index|@kubernetes\/client-node/.test(i),
+    );
+    expect(unwanted).to.deep.equal([]);
+  });
+
   it('leaves out what the proxy never runs, and loads its HTTP/2 side only when used', () => {
     // Inputs that left code in some output (esbuild lists tree-shaken ones with 0 bytes).
     const all = [
@@ -179,9 +191,14 @@ function staticInputs(meta: Metafile, entry: string): string[] {
   const outputs = meta.outputs;
   const start = Object.keys(outputs).find((o) => o.endsWith(`/${entry}`))!;
   // ...of the command module it dispatches to, which is what runs.
-  const command = outputs[start]!.imports.find((i) => i.kind === 'dynamic-import')!.path;
+  return closure(meta, outputs[start]!.imports.find((i) => i.kind === 'dynamic-import')!.path);
+}
+
+/** The inputs of `output` and of every chunk it imports statically. */
+function closure(meta: Metafile, output: string): string[] {
+  const outputs = meta.outputs;
   const seen = new Set<string>();
-  const stack = [command];
+  const stack = [output];
   while (stack.length > 0) {
     const o = stack.pop()!;
     if (seen.has(o)) continue;
