@@ -10,13 +10,13 @@
  *   p50/p99 and CPU per request at a fixed 1000 req/s; peak RSS during a soak of 50
  *   connections sending 1 KiB POSTs (BENCH_SOAK_SECONDS, default 60);
  * - detour alone: start to ready (spawn to /ready answering 200, first table applied),
- *   the payload the image ships (dist/), and RSS with 10,000 routes from the kube
- *   source with admin and DNS running (bench/proxy/kube-routes.ts);
+ *   the payload the image ships (dist/), and RSS with 1 and with 10,000 routes from the
+ *   kube source with admin and DNS running (bench/proxy/kube-routes.ts);
  * - the floor: a bare node:http server with the same Node flags;
  * - ApiPolicy rows (a cached and an uncached forwardAuth, a rateLimit on the bench
  *   route, bench/proxy/policies.ts) with issue 11's target, and unary gRPC over h2c
  *   (bench/proxy/h2c.ts; `BENCH_ONLY=h2c` runs those alone, `BENCH_ONLY=kube` the
- *   10,000-route row alone).
+ *   kube-source rows alone).
  *
  * Knobs: BENCH_SECONDS (saturation, 8), BENCH_FIXED_SECONDS (5), BENCH_SOAK_SECONDS
  * (60), BENCH_PROXY_CPU / BENCH_LOAD_CPU (0 / 1), BENCH_PROXY_NODE_OPTIONS and
@@ -53,8 +53,7 @@ const SOAK_S = Number(process.env.BENCH_SOAK_SECONDS ?? 60);
 const FIXED_RATE = 1000;
 const SOAK_BODY_BYTES = 1024;
 const START_RUNS = 5;
-/** BENCH_KUBE_ROUTES=1 with BENCH_ONLY=kube: the injected proxy idle, as a pod runs it. */
-const KUBE_ROUTES = Number(process.env.BENCH_KUBE_ROUTES ?? 10_000);
+const KUBE_ROUTES = 10_000;
 
 const PORTS = {
   upstream: 28080,
@@ -104,6 +103,8 @@ interface Extras {
   readyMs: number[];
   bareMb: string;
   kube: KubeRoutesResult | string;
+  /** One route from the kube source, after a little traffic: a quiet pod's proxy. */
+  kubeOne: KubeRoutesResult | string;
 }
 
 export async function run(): Promise<void> {
@@ -129,14 +130,11 @@ async function bench(dir: string): Promise<void> {
   const soakScript = postScript(dir, SOAK_BODY_BYTES);
   const upstream = startNginxUpstream(dir, PORTS.upstream);
   await waitHttp(PORTS.upstream, '/', BENCH_HOST);
-  // BENCH_ONLY=kube: the kube-source row alone (when only the kube source changed).
+  // BENCH_ONLY=kube: the kube-source rows alone (when only the kube source changed).
   if (process.env.BENCH_ONLY === 'kube') {
-    const kube = await kubeRoutes(dir);
-    process.stdout.write(
-      typeof kube === 'string'
-        ? `${KUBE_ROUTES} routes from the kube source: ${kube}\n`
-        : `${KUBE_ROUTES} routes from the kube source: ${kube.rssMb.toFixed(1)} MB (${kube.anonMb.toFixed(1)} anon), ready in ${Math.round(kube.readyMs)} ms\n`,
-    );
+    const kubeOne = await kubeRoutes(dir, 1);
+    const kube = await kubeRoutes(dir, KUBE_ROUTES);
+    process.stdout.write(`${kubeLine(1, kubeOne)}\n${kubeLine(KUBE_ROUTES, kube)}\n`);
     return;
   }
   const rows: Row[] = [];
@@ -187,18 +185,19 @@ async function bench(dir: string): Promise<void> {
   await stop(haproxy);
 
   const bareMb = await bareNodeHttp(dir);
-  const kube = await kubeRoutes(dir);
+  const kubeOne = await kubeRoutes(dir, 1);
+  const kube = await kubeRoutes(dir, KUBE_ROUTES);
   await stop(upstream);
   const h2c = await benchH2c(dir, H2C_PORTS, SATURATION_S);
 
-  print(rows, { payloadMb, readyMs, bareMb, kube });
+  print(rows, { payloadMb, readyMs, bareMb, kube, kubeOne });
   process.stdout.write('\n' + printH2c(h2c, SATURATION_S) + '\n');
 }
 
-function kubeRoutes(dir: string): Promise<KubeRoutesResult | string> {
+function kubeRoutes(dir: string, count: number): Promise<KubeRoutesResult | string> {
   return kubeRoutesRss(
     dir,
-    KUBE_ROUTES,
+    count,
     { listen: PORTS.detour10k, admin: PORTS.detour10kAdmin },
     PORTS.upstream,
   );
@@ -346,14 +345,20 @@ function print(rows: Row[], extras: Extras): void {
       extras.readyMs.map((ms) => ms.toFixed(0)).join(', ') +
       ' ms',
     `image payload (dist/, no node_modules): ${extras.payloadMb.toFixed(1)} MB`,
-    typeof extras.kube === 'string'
-      ? `kube source with ${KUBE_ROUTES} routes: ${extras.kube}`
-      : `kube source with ${KUBE_ROUTES} routes (admin + DNS + ServiceAccount): ${mbAnon(extras.kube.rssMb, extras.kube.anonMb)} MB RSS, ready in ${extras.kube.readyMs.toFixed(0)} ms`,
+    kubeLine(1, extras.kubeOne),
+    kubeLine(KUBE_ROUTES, extras.kube),
     '',
     ...targets(rows, extras),
     policyTargets(rows),
   ];
   process.stdout.write(lines.join('\n') + '\n');
+}
+
+/** The kube-source row: admin, DNS and the pod's ServiceAccount, as shipped. */
+function kubeLine(count: number, result: KubeRoutesResult | string): string {
+  return typeof result === 'string'
+    ? `kube source with ${count} route(s): ${result}`
+    : `kube source with ${count} route(s) (admin + DNS + ServiceAccount, after 200 requests): ${mbAnon(result.rssMb, result.anonMb)} MB RSS, ready in ${result.readyMs.toFixed(0)} ms`;
 }
 
 function targets(rows: Row[], extras: Extras): string[] {
@@ -368,6 +373,7 @@ function targets(rows: Row[], extras: Extras): string[] {
   const fixed = cpuRatio(detour.cpuFixed, nginx.cpuFixed);
   const ready = median(extras.readyMs);
   const kubeMb = typeof extras.kube === 'string' ? undefined : extras.kube.rssMb;
+  const podMb = typeof extras.kubeOne === 'string' ? undefined : extras.kubeOne.rssMb;
   const target = (label: string, value: string, max: string, ok: string): string =>
     `| ${label} | ${value} | ${max} | ${ok} |`;
   return [
@@ -378,6 +384,12 @@ function targets(rows: Row[], extras: Extras): string[] {
       `${mb(detour.idleMb)} MB`,
       `${TARGETS.idleMb} MB`,
       verdict(detour.idleMb, TARGETS.idleMb),
+    ),
+    target(
+      'RSS idle as in a pod (kube source, 1 route, 200 requests served)',
+      `${mb(podMb)} MB`,
+      `${TARGETS.idleMb} MB`,
+      verdict(podMb, TARGETS.idleMb),
     ),
     target(
       `RSS after ${SOAK_S} s of ${CONNECTIONS} connections`,

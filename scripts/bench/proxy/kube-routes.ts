@@ -1,8 +1,9 @@
 /**
- * detour's RSS with 10,000 routes from the kube source, as shipped: admin, DNS and the
- * kube source reading the pod's ServiceAccount (shared/kube/service-account-access.ts),
- * not a kubeconfig. The API server is test/support's double, serving one RouteTable of
- * 10,000 routes; the ServiceAccount files appear at their in-pod path only inside a
+ * detour's RSS with routes from the kube source, as shipped (one route: a quiet pod's
+ * proxy; 10,000: a big cluster's): admin, DNS and the kube source reading the pod's
+ * ServiceAccount (shared/kube/service-account-access.ts), not a kubeconfig, measured
+ * after 200 requests. The API server is test/support's double, serving one RouteTable
+ * of `count` routes; the ServiceAccount files appear at their in-pod path only inside a
  * private mount namespace (a tmpfs over /run), so this needs root.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -29,14 +30,14 @@ export async function kubeRoutesRss(
   const double = await ApiServerDouble.start();
   try {
     double.seed(routeTable(count, upstream));
-    const sa = join(dir, 'serviceaccount');
+    const sa = join(dir, `serviceaccount-${count}`);
     mkdirSync(sa);
     writeFileSync(join(sa, 'token'), double.token);
     writeFileSync(join(sa, 'ca.crt'), double.caPem);
     writeFileSync(join(sa, 'namespace'), 'bench');
     const mountSa = `mount -t tmpfs none /run && mkdir -p ${SERVICE_ACCOUNT_DIR} && cp "$0"/* ${SERVICE_ACCOUNT_DIR}/ && exec "$@"`;
     const started = performance.now();
-    const proxy = startDetour(dir, 'kube-10k', 'kube', ports, {
+    const proxy = startDetour(dir, `kube-${count}`, 'kube', ports, {
       env: { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(double.port) },
       wrapper: ['unshare', '-m', '--propagation', 'private', 'sh', '-c', mountSa, sa],
     });
