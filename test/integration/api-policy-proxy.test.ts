@@ -1,6 +1,5 @@
 import { expect } from 'chai';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import {
   startUpstream,
   tableResource,
@@ -11,6 +10,7 @@ import { eventually, send, startProxy, type TestProxy } from '../support/proxy.j
 import { keyHashes } from '../support/api-key.js';
 import type { RoutePolicy } from '../../shared/api-policy.js';
 import type { RouteTableResource } from '../../shared/route-table-resource.js';
+import { closeNow, listenOn } from '../../shared/server-lifecycle.js';
 
 /**
  * A forwardAuth service on loopback, as an API-management team would run it: `x-api-key:
@@ -45,17 +45,11 @@ async function startAuth(): Promise<AuthServer> {
     });
     res.end(body);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.6', resolve));
+  const { port } = await listenOn(server, 0, '127.0.0.6');
   return {
-    port: (server.address() as AddressInfo).port,
+    port,
     calls,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => {
-          resolve();
-        });
-      }),
+    close: () => closeNow(server),
   };
 }
 

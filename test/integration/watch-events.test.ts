@@ -1,18 +1,17 @@
 import { expect } from 'chai';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { KubeAccess } from '../../shared/kube/kube-access.js';
 import type { AuthContext } from '../../shared/kube/request-auth.js';
 import { watchEvents, WatchStatusError } from '../../shared/kube/watch-events.js';
 import { until } from '../support/eventually.js';
+import { closeNow, listenOn } from '../../shared/server-lifecycle.js';
 
 /** A plain-HTTP "API server" on loopback whose watch answer each test writes by hand. */
 async function startServer(
   answer: (req: http.IncomingMessage, res: http.ServerResponse) => void,
 ): Promise<{ access: KubeAccess; close: () => Promise<void> }> {
   const server = http.createServer(answer);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const { port } = await listenOn(server, 0, '127.0.0.1');
   const access: KubeAccess = {
     getCurrentCluster: () => ({
       name: 'test',
@@ -26,13 +25,7 @@ async function startServer(
   };
   return {
     access,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => {
-          resolve();
-        });
-      }),
+    close: () => closeNow(server),
   };
 }
 

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
 import type { ApiKeyHash, RouteTableResource } from '../../shared/route-table-resource.js';
+import { privateTable } from './route-tables.js';
 
 /**
  * A real HTTP upstream for proxy tests, bound to a loopback address of the test's
@@ -188,19 +189,13 @@ export function tableResource(
   routes: { host: string; path: string; upstreams: readonly TestUpstream[] }[],
   apiKeyHashes: ApiKeyHash[] = [],
 ): RouteTableResource {
-  return {
-    apiVersion: 'detour.dev/v1alpha1',
-    kind: 'RouteTable',
-    metadata: { name: 'detour-private', namespace },
-    spec: {
-      plane: 'private',
-      apiKeyHashes,
-      routes: routes.map((r) => ({
-        host: r.host,
-        path: r.path,
-        claimedAt: '2024-01-01T00:00:00Z',
-        endpoints: r.upstreams.map((u) => ({ ip: u.host, port: u.port, pod: u.name })),
-      })),
-    },
-  };
+  return privateTable(
+    namespace,
+    routes.map((r) => ({
+      host: r.host,
+      path: r.path,
+      endpoints: r.upstreams.map((u) => ({ ip: u.host, port: u.port, pod: u.name })),
+    })),
+    { apiKeyHashes },
+  );
 }

@@ -4,6 +4,7 @@ import { RouteTable } from '../../sidecar/route-table.js';
 import { compile } from '../../shared/compile.js';
 import { loadPlaneConfig } from '../../shared/plane-config.js';
 import { apiKeySecret, routablePod } from '../support/routable-pod.js';
+import { privateTable } from '../support/route-tables.js';
 
 const config = loadPlaneConfig('private', {});
 const table = RouteTable.fromResources(
@@ -126,17 +127,7 @@ describe('explain', () => {
   });
 
   it('explains a route without endpoints as 503', () => {
-    const empty = RouteTable.fromResources([
-      {
-        apiVersion: 'detour.dev/v1alpha1',
-        kind: 'RouteTable',
-        metadata: { name: 'detour-private', namespace: 'ns' },
-        spec: {
-          plane: 'private',
-          routes: [{ host: 'h', path: '/', claimedAt: '2024-01-01T00:00:00Z', endpoints: [] }],
-        },
-      },
-    ]);
+    const empty = RouteTable.fromResources([privateTable('ns', [{ host: 'h', path: '/' }])]);
     expect(explain(empty, 'http://h/x', sidecar)).to.deep.include({
       outcome: 'no-endpoint',
       status: 503,
@@ -165,35 +156,26 @@ describe('explain', () => {
 
 describe('explain: ApiPolicy steps and enforcement at the destination', () => {
   const withPolicy = RouteTable.fromResources([
-    {
-      apiVersion: 'detour.dev/v1alpha1',
-      kind: 'RouteTable',
-      metadata: { name: 'detour-private', namespace: 'apim' },
-      spec: {
-        plane: 'private',
-        routes: [
-          {
-            host: 'api.apim',
-            path: '/',
-            claimedAt: '2024-01-01T00:00:00Z',
-            enforcedAt: 'destination',
-            endpoints: [{ ip: '127.0.0.2', port: 80, pod: 'api-0' }],
-            policy: {
-              name: 'apim/gold',
-              forwardAuth: {
-                url: 'http://auth.apim.svc:8080/check',
-                timeoutMs: 200,
-                failureMode: 'closed',
-                responseHeaders: ['x-consumer-id'],
-                cacheSeconds: 5,
-              },
-              rateLimit: { requests: 100, windowSeconds: 60, key: 'header:x-consumer-id' },
-              requestHeaders: { set: { 'x-env': 'prod' }, add: {}, remove: ['x-debug'] },
-            },
+    privateTable('apim', [
+      {
+        host: 'api.apim',
+        path: '/',
+        enforcedAt: 'destination',
+        endpoints: [{ ip: '127.0.0.2', port: 80, pod: 'api-0' }],
+        policy: {
+          name: 'apim/gold',
+          forwardAuth: {
+            url: 'http://auth.apim.svc:8080/check',
+            timeoutMs: 200,
+            failureMode: 'closed',
+            responseHeaders: ['x-consumer-id'],
+            cacheSeconds: 5,
           },
-        ],
+          rateLimit: { requests: 100, windowSeconds: 60, key: 'header:x-consumer-id' },
+          requestHeaders: { set: { 'x-env': 'prod' }, add: {}, remove: ['x-debug'] },
+        },
       },
-    },
+    ]),
   ]);
 
   it('lists the policy and each step it would run, in order', () => {

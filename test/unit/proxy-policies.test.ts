@@ -12,21 +12,11 @@ import { scanRequestHeaders } from '../../sidecar/hop-headers.js';
 import { RouteTable, type Route } from '../../sidecar/route-table.js';
 import { answerBody } from '../../sidecar/error-response.js';
 import type { RouteTableSpec } from '../../shared/route-table-resource.js';
+import { privateTable } from '../support/route-tables.js';
 
 /** The route `a.ns/` of a table whose key fields are `keys`. */
 function routeWith(keys: Pick<RouteTableSpec, 'apiKeyHashes' | 'apiKeySha256'>): Route {
-  const table = RouteTable.fromResources([
-    {
-      apiVersion: 'detour.dev/v1alpha1',
-      kind: 'RouteTable',
-      metadata: { name: 'detour-private', namespace: 'ns' },
-      spec: {
-        plane: 'private',
-        ...keys,
-        routes: [{ host: 'a.ns', path: '/', claimedAt: '2024-01-01T00:00:00Z', endpoints: [] }],
-      },
-    },
-  ]);
+  const table = RouteTable.fromResources([privateTable('ns', [{ host: 'a.ns', path: '/' }], keys)]);
   const match = table.match('a.ns', '/');
   if (match.kind !== 'route') throw new Error('no route');
   return match.route;

@@ -1,25 +1,13 @@
 import { expect } from 'chai';
 import { Upstreams, type UpstreamEvent } from '../../sidecar/upstreams.js';
 import { RouteTable, type Route } from '../../sidecar/route-table.js';
+import { privateTable } from '../support/route-tables.js';
 
 function route(ips: string[]): Route {
   const table = RouteTable.fromResources([
-    {
-      apiVersion: 'detour.dev/v1alpha1',
-      kind: 'RouteTable',
-      metadata: { name: 'detour-private', namespace: 'ns' },
-      spec: {
-        plane: 'private',
-        routes: [
-          {
-            host: 'a.ns',
-            path: '/',
-            claimedAt: '2024-01-01T00:00:00Z',
-            endpoints: ips.map((ip) => ({ ip, port: 80, pod: ip })),
-          },
-        ],
-      },
-    },
+    privateTable('ns', [
+      { host: 'a.ns', path: '/', endpoints: ips.map((ip) => ({ ip, port: 80, pod: ip })) },
+    ]),
   ]);
   const match = table.match('a.ns', '/');
   if (match.kind !== 'route') throw new Error('no route');

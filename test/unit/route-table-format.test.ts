@@ -4,6 +4,7 @@ import { RouteTable } from '../../sidecar/route-table.js';
 import { compile } from '../../shared/compile.js';
 import { loadPlaneConfig } from '../../shared/plane-config.js';
 import { apiKeySecret, routablePod } from '../support/routable-pod.js';
+import { privateTable } from '../support/route-tables.js';
 
 describe('route table for people', () => {
   it('lists routes in aligned columns, then skipped entries and conflicts', () => {
@@ -64,17 +65,7 @@ describe('route table for people', () => {
   it('marks a route without endpoints and an empty table', () => {
     const empty = formatRouteTable(RouteTable.empty().toJSON());
     expect(empty).to.match(/^table v\d+, 0 route\(s\)\n$/);
-    const t = RouteTable.fromResources([
-      {
-        apiVersion: 'detour.dev/v1alpha1',
-        kind: 'RouteTable',
-        metadata: { name: 'detour-private', namespace: 'ns' },
-        spec: {
-          plane: 'private',
-          routes: [{ host: 'h', path: '/', claimedAt: '2024-01-01T00:00:00Z', endpoints: [] }],
-        },
-      },
-    ]);
+    const t = RouteTable.fromResources([privateTable('ns', [{ host: 'h', path: '/' }])]);
     expect(formatRouteTable(t.toJSON())).to.contain(
       'h     /     ns         no       caller       -       (none: 503)',
     );
@@ -84,26 +75,13 @@ describe('route table for people', () => {
 describe('route table JSON and text with an ApiPolicy', () => {
   it('shows the policy on its route (--json) and names it in the POLICY column', () => {
     const t = RouteTable.fromResources([
-      {
-        apiVersion: 'detour.dev/v1alpha1',
-        kind: 'RouteTable',
-        metadata: { name: 'detour-private', namespace: 'ns' },
-        spec: {
-          plane: 'private',
-          routes: [
-            {
-              host: 'h.ns',
-              path: '/',
-              claimedAt: '2024-01-01T00:00:00Z',
-              endpoints: [],
-              policy: {
-                name: 'ns/limit',
-                rateLimit: { requests: 5, windowSeconds: 60, key: 'none' },
-              },
-            },
-          ],
+      privateTable('ns', [
+        {
+          host: 'h.ns',
+          path: '/',
+          policy: { name: 'ns/limit', rateLimit: { requests: 5, windowSeconds: 60, key: 'none' } },
         },
-      },
+      ]),
     ]);
     const json = t.toJSON();
     expect(json.routes[0]?.policy).to.deep.equal({

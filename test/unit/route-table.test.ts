@@ -1,37 +1,28 @@
 import { expect } from 'chai';
 import { RouteTable, hostKey, endpointKey } from '../../sidecar/route-table.js';
-import type {
-  ApiKeyHash,
-  RouteSpec,
-  RouteTableResource,
-} from '../../shared/route-table-resource.js';
+import type { ApiKeyHash, RouteTableResource } from '../../shared/route-table-resource.js';
 import { keyHashes } from '../support/api-key.js';
+import { privateTable, type TestRoute } from '../support/route-tables.js';
 
 function table(
   namespace: string,
-  routes: (Partial<RouteSpec> & { host: string; path: string })[],
+  routes: TestRoute[],
   extra: {
     apiKeyHashes?: ApiKeyHash[];
     apiKeySha256?: string[];
     status?: RouteTableResource['status'];
   } = {},
 ): RouteTableResource {
-  return {
-    apiVersion: 'detour.dev/v1alpha1',
-    kind: 'RouteTable',
-    metadata: { name: 'detour-private', namespace },
-    spec: {
-      plane: 'private',
-      ...(extra.apiKeyHashes === undefined ? {} : { apiKeyHashes: extra.apiKeyHashes }),
-      ...(extra.apiKeySha256 === undefined ? {} : { apiKeySha256: extra.apiKeySha256 }),
-      routes: routes.map((r) => ({
-        claimedAt: '2024-01-01T00:00:00Z',
-        endpoints: [{ ip: '127.0.0.11', port: 3000, pod: `${namespace}-pod` }],
-        ...r,
-      })),
-    },
-    ...(extra.status === undefined ? {} : { status: extra.status }),
-  };
+  const { status, ...keys } = extra;
+  return privateTable(
+    namespace,
+    routes.map((r) => ({
+      endpoints: [{ ip: '127.0.0.11', port: 3000, pod: `${namespace}-pod` }],
+      ...r,
+    })),
+    keys,
+    status,
+  );
 }
 
 function matchedPath(t: RouteTable, host: string, path: string): string {

@@ -384,29 +384,7 @@ export class ApiServerDouble {
     }
     const target = parsePodProxy(url.pathname);
     if (target === undefined) return false;
-    const access: AccessRequest = {
-      user,
-      verb: 'get',
-      group: '',
-      resource: 'pods',
-      subresource: 'proxy',
-      namespace: target.namespace,
-      name: target.name,
-    };
-    if (this.options.authorize !== undefined && !this.options.authorize(access)) {
-      this.counters.forbidden++;
-      throw new ApiError(
-        'Forbidden',
-        `pods "${target.name}" is forbidden: User "${user}" cannot get resource "pods/proxy"`,
-      );
-    }
-    const pod = this.getOrThrow({
-      def: findResource('Pod'),
-      namespace: target.namespace,
-      name: target.name,
-      subresource: undefined,
-    });
-    const podIP = (pod.status as { podIP?: string } | undefined)?.podIP;
+    const podIP = this.authorizedPodIP(user, 'proxy', target.namespace, target.name);
     const dial =
       this.options.resolvePod?.(target.namespace, target.name, target.port, podIP) ??
       ({ host: podIP ?? '', port: target.port } as const);
@@ -424,31 +402,47 @@ export class ApiServerDouble {
     const url = new URL(req.url ?? '/', 'https://double');
     const target = parsePortForward(url);
     if (target === undefined) throw new ApiError('NotFound', 'only pods/portforward upgrades');
-    const access: AccessRequest = {
-      user,
-      verb: 'get',
-      group: '',
-      resource: 'pods',
-      subresource: 'portforward',
-      namespace: target.namespace,
-      name: target.name,
-    };
-    if (this.options.authorize !== undefined && !this.options.authorize(access)) {
-      this.counters.forbidden++;
-      throw new ApiError('Forbidden', `cannot get resource "pods/portforward"`);
-    }
-    const pod = this.getOrThrow({
-      def: findResource('Pod'),
-      namespace: target.namespace,
-      name: target.name,
-      subresource: undefined,
-    });
-    const podIP = (pod.status as { podIP?: string } | undefined)?.podIP;
+    const podIP = this.authorizedPodIP(user, 'portforward', target.namespace, target.name);
     const dial = this.options.resolvePod?.(target.namespace, target.name, target.port, podIP) ?? {
       host: podIP ?? '127.0.0.1',
       port: target.port,
     };
     portForward(req, socket, head, target, dial);
+  }
+
+  /**
+   * A pod subresource call (`pods/proxy`, `pods/portforward`): the `authorize` hook's
+   * verdict (403 as the API server words it), then the pod (404 when absent) and its IP.
+   */
+  private authorizedPodIP(
+    user: string,
+    subresource: 'proxy' | 'portforward',
+    namespace: string,
+    name: string,
+  ): string | undefined {
+    const access: AccessRequest = {
+      user,
+      verb: 'get',
+      group: '',
+      resource: 'pods',
+      subresource,
+      namespace,
+      name,
+    };
+    if (this.options.authorize !== undefined && !this.options.authorize(access)) {
+      this.counters.forbidden++;
+      throw new ApiError(
+        'Forbidden',
+        `pods "${name}" is forbidden: User "${user}" cannot get resource "pods/${subresource}"`,
+      );
+    }
+    const pod = this.getOrThrow({
+      def: findResource('Pod'),
+      namespace,
+      name,
+      subresource: undefined,
+    });
+    return (pod.status as { podIP?: string } | undefined)?.podIP;
   }
 
   /** A SelfSubjectAccessReview, answered by the `authorize` hook (allowed without one). */
