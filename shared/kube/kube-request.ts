@@ -23,7 +23,8 @@ export class KubeApiError extends DetourError {
 export interface KubeRequest {
   method?: 'GET' | 'POST';
   path: string;
-  query?: Record<string, string | number | undefined>;
+  /** Parameters left undefined (or empty) are not sent. */
+  query?: Record<string, string | number | boolean | undefined>;
   /** Sent as JSON. */
   body?: unknown;
   signal?: AbortSignal | undefined;
@@ -50,9 +51,9 @@ let plainAgent: Agent | undefined;
  * headers and the dispatcher (an undici Agent with the cluster's CA and client
  * certificate) from KubeAccess, as client-node's RequestContext would, so lists,
  * watches and the `detour check` probes share one authentication path. It is sent with
- * undici's `request()`, not `fetch`: fetch brings WHATWG streams, the proxy would load
- * them for its watch alone, and they cost 5 MB of RSS in every injected pod (issue 13,
- * `npm run bench -- footprint`).
+ * undici's `request()`, not `fetch`: fetch brings WHATWG streams, which the proxy would
+ * load for its watch alone (5 MB of RSS in a bare program, about 1.5 MB in the injected
+ * proxy; issue 13, docs/benchmarks.md).
  */
 export async function openKubeRequest(kc: KubeAccess, request: KubeRequest): Promise<KubeStream> {
   const cluster = kc.getCurrentCluster();

@@ -46,13 +46,13 @@ export async function watchEvents(
     ended = true;
     controller.abort();
   };
-  const params: Record<string, string> = { watch: 'true' };
-  for (const [key, value] of Object.entries(query)) {
-    if (value !== undefined) params[key] = String(value);
-  }
   let answer;
   try {
-    answer = await openKubeRequest(kc, { path, query: params, signal: controller.signal });
+    answer = await openKubeRequest(kc, {
+      path,
+      query: { watch: true, ...query },
+      signal: controller.signal,
+    });
   } catch (err) {
     end(err);
     return stop;
