@@ -1,6 +1,5 @@
 import type * as NodeHttp from 'node:http';
 import type * as NodeHttps from 'node:https';
-import { createRequire } from 'node:module';
 import net from 'node:net';
 import {
   APP_PROBES_ENV,
@@ -11,9 +10,14 @@ import {
 import { BadKnobError, errorMessage } from '../shared/errors.js';
 import { http } from './node-http.js';
 
-// Loaded with require for the reason node-http.ts gives (an ESM import of the builtin
-// would pull in Node's bundled undici).
-const https = createRequire(import.meta.url)('node:https') as typeof NodeHttps;
+/**
+ * node:https, loaded by the first HTTPS probe: loading it starts TLS, about 5 MB of RSS
+ * (`npm run bench -- footprint`) that a pod whose probes are all HTTP never needs. Read
+ * with getBuiltinModule for the reason node-http.ts gives.
+ */
+function https(): typeof NodeHttps {
+  return process.getBuiltinModule('node:https');
+}
 
 /**
  * The proxy's half of probe rewriting (shared/app-probes.ts): `GET
@@ -110,7 +114,7 @@ function httpGet(
   const secure = action.scheme === 'HTTPS';
   const path = action.path ?? '/';
   return new Promise((resolve, reject) => {
-    const req = (secure ? https : http).request(
+    const req = (secure ? https() : http).request(
       {
         host: action.host ?? podIp,
         port: action.port,
