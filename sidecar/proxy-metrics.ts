@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { createRegistry } from '../shared/metrics.js';
+import { createProcessRegistry } from '../shared/process-metrics.js';
 import { RequestStats } from './request-stats.js';
 import { StreamStats } from './stream-stats.js';
 import type { Direction } from './traffic.js';
@@ -32,7 +32,7 @@ export class ProxyMetrics {
   /** What the dropped-lines gauge reports (the access log's count). */
   droppedSource: () => number = () => 0;
 
-  constructor(registry: Registry = createRegistry()) {
+  constructor(registry: Registry = createProcessRegistry()) {
     this.registry = registry;
     const registers = [registry];
     this.requests.register(

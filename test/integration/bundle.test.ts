@@ -69,11 +69,11 @@ describe('bundled entry points (what the image runs)', function () {
     expect(offenders).to.deep.equal([]);
   });
 
-  it('keeps undici beyond Pool, client-node and the control plane out of what the proxy loads', () => {
+  it("keeps undici beyond Pool, prom-client's samplers, client-node and the control plane out of what the proxy loads", () => {
     const inputs = staticInputs(meta, `${PROXY_COMMAND}.js`);
     expect(inputs.some((i) => i.includes('sidecar/proxy-server.ts'))).to.equal(true);
     const unwanted = inputs.filter((i) =>
-      /@kubernetes\/client-node|undici\/(index|lib\/(web\/(websocket|eventsource|cache)|mock|cache|interceptor))|zod|node-forge|express|yaml\/|controller\/|webhook\//.test(
+      /@kubernetes\/client-node|undici\/(index|lib\/(web\/(websocket|eventsource|cache)|mock|cache|interceptor))|prom-client\/lib\/(defaultMetrics|metrics\/)|zod|node-forge|express|yaml\/|controller\/|webhook\//.test(
         i,
       ),
     );
