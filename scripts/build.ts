@@ -12,7 +12,7 @@
  *
  * Usage: node --import tsx scripts/build.ts [OUTDIR]   (default dist/)
  */
-import { build, type Metafile } from 'esbuild';
+import { build, type BuildOptions, type Metafile } from 'esbuild';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { BUNDLES, SOURCE_FOLDERS } from './build/bundles.js';
@@ -54,34 +54,43 @@ export async function buildBundles(outdir = `${ROOT}dist`): Promise<Metafile> {
   return metafile;
 }
 
+/**
+ * How every program the image runs is bundled; the benchmarks bundle their own programs
+ * (bench/footprint.ts, bench/proxy/node-relay.ts) the same way, so that what they
+ * measure against detour differs from it in code only.
+ */
+export const BUNDLE_OPTIONS = {
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node24',
+  // CommonJS dependencies (undici, pino, express) call require() on built-ins; an ES
+  // module has none, so give the bundle one.
+  banner: {
+    js: "const require = process.getBuiltinModule('node:module').createRequire(import.meta.url);",
+  },
+  plugins: [leanPackages(ROOT), stubs, lazyBuiltins],
+  // As undici's own build for Node core does: its experimental Milo parser (two more
+  // WebAssembly parsers, 170 kB of source) is left out, llhttp parses.
+  define: { esbuildDetection: '1' },
+  // Whitespace and syntax minified, names kept: V8 keeps each module's source text in
+  // the heap for lazy compilation, and the proxy's 1.2 MB of it fell to 0.9 MB (about
+  // -1.3 MB of idle RSS, docs/benchmarks.md). Stack traces still name every function;
+  // their positions are columns of the bundle's long lines.
+  minifySyntax: true,
+  minifyWhitespace: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+} satisfies BuildOptions;
+
 async function buildOne(name: string, source: string, outdir: string): Promise<Metafile> {
   const result = await build({
+    ...BUNDLE_OPTIONS,
     absWorkingDir: ROOT,
     entryPoints: { [name]: source },
     outdir,
-    bundle: true,
     splitting: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node24',
     chunkNames: 'chunks/[name]-[hash]',
-    // CommonJS dependencies (undici, pino, express) call require() on built-ins; an ES
-    // module has none, so give the bundle one.
-    banner: {
-      js: "const require = process.getBuiltinModule('node:module').createRequire(import.meta.url);",
-    },
-    plugins: [leanPackages(ROOT), stubs, lazyBuiltins],
-    // As undici's own build for Node core does: its experimental Milo parser (two more
-    // WebAssembly parsers, 170 kB of source) is left out, llhttp parses.
-    define: { esbuildDetection: '1' },
-    // Whitespace and syntax minified, names kept: V8 keeps each module's source text in
-    // the heap for lazy compilation, and the proxy's 1.2 MB of it fell to 0.9 MB (about
-    // -1.3 MB of idle RSS, docs/benchmarks.md). Stack traces still name every function;
-    // their positions are columns of the bundle's long lines.
-    minifySyntax: true,
-    minifyWhitespace: true,
-    legalComments: 'none',
-    logLevel: 'warning',
     metafile: true,
   });
   if (result.errors.length > 0) throw new Error('esbuild failed');

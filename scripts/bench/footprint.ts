@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
-import { lazyBuiltins, leanPackages, stubs } from '../build/lean-plugins.js';
+import { BUNDLE_OPTIONS } from '../build.js';
 import { BENCH_HOST, buildDetour, INJECTED_ENV, routeFile, startDetour } from './proxy/detour.js';
 import { anonMb, assertPortsFree, pidsOf, rssMb, stop, waitHttp } from './proxy/processes.js';
 
@@ -80,18 +80,10 @@ async function measure(dir: string, name: string, code: string): Promise<Footpri
   writeFileSync(file, [...imports, PRELUDE, body, REPORT].join('\n'));
   const out = file.replace(/\.ts$/, '.mjs');
   await build({
+    ...BUNDLE_OPTIONS,
     entryPoints: [file],
     outfile: out,
-    bundle: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node24',
     nodePaths: [join(ROOT, 'node_modules')],
-    banner: {
-      js: "const require = process.getBuiltinModule('node:module').createRequire(import.meta.url);",
-    },
-    plugins: [leanPackages(ROOT), stubs, lazyBuiltins],
-    define: { esbuildDetection: '1' },
     logLevel: 'error',
   });
   const { stdout } = await exec(process.execPath, [out], {

@@ -8,11 +8,15 @@
  *   (wrk, and the fixed-rate client process) are pinned to CPU 1;
  * - per proxy: idle RSS; req/s, p50/p99 and CPU per request at saturation (wrk -c50);
  *   p50/p99 and CPU per request at a fixed 1000 req/s; peak RSS during a soak of 50
- *   connections sending 1 KiB POSTs (BENCH_SOAK_SECONDS, default 60);
+ *   connections sending 1 KiB POSTs (BENCH_SOAK_SECONDS, default 60); for the soaked
+ *   rows, main-thread wakeups and CPU per second over 5 s with no traffic;
  * - detour alone: start to ready (spawn to /ready answering 200, first table applied),
  *   the payload the image ships (dist/), and RSS with 1 and with 10,000 routes from the
  *   kube source with admin and DNS running (bench/proxy/kube-routes.ts);
- * - the floor: a bare node:http server with the same Node flags;
+ * - the floor: a bare node:http server with the same Node flags, and the runtime's floor
+ *   for a proxy (bench/proxy/node-relay.ts: Node's server and an undici Pool relaying,
+ *   no detour code), measured as detour is, so each target also shows whether any Node
+ *   proxy meets it;
  * - ApiPolicy rows (a cached and an uncached forwardAuth, a rateLimit on the bench
  *   route, bench/proxy/policies.ts) with issue 11's target, and unary gRPC over h2c
  *   (bench/proxy/h2c.ts; `BENCH_ONLY=h2c` runs those alone, `BENCH_ONLY=kube` the
@@ -30,6 +34,7 @@ import { join } from 'node:path';
 import { BENCH_HOST, buildDetour, INJECTED_ENV, routeFile, startDetour } from './proxy/detour.js';
 import { benchH2c, printH2c } from './proxy/h2c.js';
 import { kubeRoutesRss, type KubeRoutesResult } from './proxy/kube-routes.js';
+import { startNodeRelay } from './proxy/node-relay.js';
 import { benchPolicies } from './proxy/policies.js';
 import { CONNECTIONS, fixedRate, postScript, wrk } from './proxy/load.js';
 import { startHaproxy, startNginxProxy, startNginxUpstream } from './proxy/peers.js';
@@ -45,6 +50,7 @@ import {
   stop,
   stopAll,
   waitHttp,
+  wakeups,
 } from './proxy/processes.js';
 
 const SATURATION_S = Number(process.env.BENCH_SECONDS ?? 8);
@@ -53,6 +59,7 @@ const SOAK_S = Number(process.env.BENCH_SOAK_SECONDS ?? 60);
 const FIXED_RATE = 1000;
 const SOAK_BODY_BYTES = 1024;
 const START_RUNS = 5;
+const IDLE_S = 5;
 const KUBE_ROUTES = 10_000;
 
 const PORTS = {
@@ -67,12 +74,16 @@ const PORTS = {
   destAdmin: 28092,
   destInbound: 28086,
   bare: 28087,
+  relay: 28088,
   /** The h2c rows: a gRPC server, detour in front of it, nginx's grpc_pass. */
   grpcUpstream: 28093,
   detourH2c: 28094,
   detourH2cAdmin: 28096,
   nginxGrpc: 28097,
 };
+
+/** The runtime's floor for a proxy: Node's server and undici's Pool, no detour code. */
+const RELAY_ROW = 'Node relay (no detour code)';
 
 /** The issue's targets (issue 13). */
 const TARGETS = {
@@ -87,6 +98,8 @@ interface Row {
   name: string;
   idleMb: number | undefined;
   idleAnonMb: number | undefined;
+  /** Main-thread wakeups per second and CPU ms per second, idle (soaked rows only). */
+  idle: { wakeups: number; cpuMs: number } | undefined;
   soakMb: number | undefined;
   soakAnonMb: number | undefined;
   rps: number;
@@ -156,6 +169,11 @@ async function bench(dir: string): Promise<void> {
   await waitHttp(PORTS.detourAdmin, '/ready', BENCH_HOST);
   rows.push(await measure('detour', PORTS.detour, pidsOf(detour.pid), soakScript));
   await stop(detour);
+
+  const relay = await startNodeRelay(dir, PORTS.relay, PORTS.upstream);
+  await waitHttp(PORTS.relay, '/', BENCH_HOST);
+  rows.push(await measure(RELAY_ROW, PORTS.relay, pidsOf(relay.pid), soakScript));
+  await stop(relay);
 
   // ApiPolicy steps on the same route (issue 11's target: a cached forwardAuth or a
   // rateLimit adds under 5 % CPU per request).
@@ -261,6 +279,7 @@ async function measure(
 ): Promise<Row> {
   const idleMb = pids.length === 0 ? undefined : rssMb(pids);
   const idleAnonMb = pids.length === 0 ? undefined : anonMb(pids);
+  const idle = soakScript === undefined || pids.length === 0 ? undefined : await idleActivity(pids);
   const cpuPerRequest = (seconds: number, requests: number): number | undefined =>
     pids.length === 0 ? undefined : (seconds * 1e6) / Math.max(1, requests);
   // Warm up (JIT, pools), then saturate.
@@ -279,6 +298,7 @@ async function measure(
     name,
     idleMb,
     idleAnonMb,
+    idle,
     soakMb: soak?.rss,
     soakAnonMb: soak?.anon,
     rps: sat.rps,
@@ -288,6 +308,17 @@ async function measure(
     fixedP50: fixed.p50,
     fixedP99: fixed.p99,
     cpuFixed,
+  };
+}
+
+/** What a proxy does with no traffic for IDLE_S seconds: wakeups and CPU per second. */
+async function idleActivity(pids: number[]): Promise<{ wakeups: number; cpuMs: number }> {
+  const woken = wakeups(pids);
+  const cpu = cpuSeconds(pids);
+  await new Promise((resolve) => setTimeout(resolve, IDLE_S * 1000));
+  return {
+    wakeups: (wakeups(pids) - woken) / IDLE_S,
+    cpuMs: ((cpuSeconds(pids) - cpu) * 1000) / IDLE_S,
   };
 }
 
@@ -340,6 +371,14 @@ function print(rows: Row[], extras: Extras): void {
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows.map((r) => tableRow(r, nginx)),
     '',
+    `idle for ${IDLE_S} s, main-thread wakeups/s and CPU ms/s: ` +
+      rows
+        .flatMap((r) =>
+          r.idle === undefined
+            ? []
+            : [`${r.name} ${r.idle.wakeups.toFixed(1)} and ${r.idle.cpuMs.toFixed(1)}`],
+        )
+        .join('; '),
     `bare node:http, same flags: ${extras.bareMb} MB idle`,
     `start to ready (spawn to /ready 200, file source), ${extras.readyMs.length} starts: ` +
       extras.readyMs.map((ms) => ms.toFixed(0)).join(', ') +
@@ -364,63 +403,62 @@ function kubeLine(count: number, result: KubeRoutesResult | string): string {
 function targets(rows: Row[], extras: Extras): string[] {
   const detour = rows.find((r) => r.name === 'detour');
   const nginx = rows.find((r) => r.name === 'nginx');
+  const relay = rows.find((r) => r.name === RELAY_ROW);
   if (detour === undefined || nginx === undefined) return [];
   const verdict = (value: number | undefined, max: number): string =>
     value !== undefined && value <= max ? 'pass' : 'MISS';
   const cpuRatio = (a: number | undefined, b: number | undefined): number | undefined =>
     a === undefined || b === undefined || b === 0 ? undefined : a / b;
-  const sat = cpuRatio(detour.cpuSat, nginx.cpuSat);
-  const fixed = cpuRatio(detour.cpuFixed, nginx.cpuFixed);
   const ready = median(extras.readyMs);
   const kubeMb = typeof extras.kube === 'string' ? undefined : extras.kube.rssMb;
   const podMb = typeof extras.kubeOne === 'string' ? undefined : extras.kubeOne.rssMb;
-  const target = (label: string, value: string, max: string, ok: string): string =>
-    `| ${label} | ${value} | ${max} | ${ok} |`;
+  /** A target's row: detour's value and verdict, then the Node relay's when it applies. */
+  const target = (
+    label: string,
+    max: number,
+    unit: (value: number | undefined) => string,
+    pick?: (r: Row) => number | undefined,
+    value?: number,
+  ): string => {
+    const ours = pick === undefined ? value : pick(detour);
+    const floor = pick === undefined || relay === undefined ? undefined : pick(relay);
+    const floorCell =
+      pick === undefined || relay === undefined ? '-' : `${unit(floor)} ${verdict(floor, max)}`;
+    return `| ${label} | ${unit(ours)} | ${unit(max)} | ${verdict(ours, max)} | ${floorCell} |`;
+  };
+  const megabytes = (value: number | undefined): string => `${mb(value)} MB`;
+  const ms = (value: number | undefined): string => `${value?.toFixed(0) ?? '?'} ms`;
   return [
-    '| target (issue 13) | measured | limit | |',
-    '| --- | --- | --- | --- |',
-    target(
-      'RSS idle',
-      `${mb(detour.idleMb)} MB`,
-      `${TARGETS.idleMb} MB`,
-      verdict(detour.idleMb, TARGETS.idleMb),
-    ),
+    '| target (issue 13) | detour | limit | | Node relay, no detour code (the floor) |',
+    '| --- | --- | --- | --- | --- |',
+    target('RSS idle', TARGETS.idleMb, megabytes, (r) => r.idleMb),
     target(
       'RSS idle as in a pod (kube source, 1 route, 200 requests served)',
-      `${mb(podMb)} MB`,
-      `${TARGETS.idleMb} MB`,
-      verdict(podMb, TARGETS.idleMb),
+      TARGETS.idleMb,
+      megabytes,
+      undefined,
+      podMb,
     ),
     target(
       `RSS after ${SOAK_S} s of ${CONNECTIONS} connections`,
-      `${mb(detour.soakMb)} MB`,
-      `${TARGETS.soakMb} MB`,
-      verdict(detour.soakMb, TARGETS.soakMb),
+      TARGETS.soakMb,
+      megabytes,
+      (r) => r.soakMb,
     ),
     target(
       `RSS with ${KUBE_ROUTES} routes (kube source)`,
-      `${mb(kubeMb)} MB`,
-      `${TARGETS.kubeRoutesMb} MB`,
-      verdict(kubeMb, TARGETS.kubeRoutesMb),
+      TARGETS.kubeRoutesMb,
+      megabytes,
+      undefined,
+      kubeMb,
     ),
-    target(
-      'CPU/request vs nginx, saturation',
-      times(sat),
-      `${TARGETS.cpuVsNginx}x`,
-      verdict(sat, TARGETS.cpuVsNginx),
+    target('CPU/request vs nginx, saturation', TARGETS.cpuVsNginx, times, (r) =>
+      cpuRatio(r.cpuSat, nginx.cpuSat),
     ),
-    target(
-      `CPU/request vs nginx, ${FIXED_RATE} req/s`,
-      times(fixed),
-      `${TARGETS.cpuVsNginx}x`,
-      verdict(fixed, TARGETS.cpuVsNginx),
+    target(`CPU/request vs nginx, ${FIXED_RATE} req/s`, TARGETS.cpuVsNginx, times, (r) =>
+      cpuRatio(r.cpuFixed, nginx.cpuFixed),
     ),
-    target(
-      'start to ready (median)',
-      `${ready.toFixed(0)} ms`,
-      `${TARGETS.readyMs} ms`,
-      verdict(ready, TARGETS.readyMs),
-    ),
+    target('start to ready (median)', TARGETS.readyMs, ms, undefined, ready),
   ];
 }
 

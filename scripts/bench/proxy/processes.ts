@@ -148,11 +148,21 @@ export function anonMb(pids: number[]): number {
   return statusKb(pids, 'RssAnon') / 1024;
 }
 
+/**
+ * How many times the processes' main threads have gone to sleep and been woken (their
+ * voluntary context switches): an idle proxy that wakes up often (a sampling timer)
+ * costs CPU in every pod even with no traffic.
+ */
+export function wakeups(pids: number[]): number {
+  return statusKb(pids, 'voluntary_ctxt_switches');
+}
+
+/** A numeric field of /proc/PID/status (kB for memory fields), summed over `pids`. */
 function statusKb(pids: number[], field: string): number {
   let kb = 0;
   for (const pid of pids) {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    kb += Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN);
+    kb += Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
   }
   return kb;
 }

@@ -1,0 +1,36 @@
+/**
+ * The runtime's floor (issue 13's title: "near the runtime's floor"): node-relay-main.ts,
+ * Node's HTTP server and an undici Pool with no detour code in between, bundled as
+ * `npm run build` bundles the proxy and started with the env the webhook injects, pinned
+ * to the proxy CPU. Its row is measured exactly as detour's.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { BUNDLE_OPTIONS } from '../../build.js';
+import { INJECTED_ENV } from './detour.js';
+import { launch, PROXY_CPU } from './processes.js';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+export async function startNodeRelay(
+  dir: string,
+  port: number,
+  upstreamPort: number,
+): Promise<ChildProcess> {
+  const out = join(dir, 'node-relay.mjs');
+  await build({
+    ...BUNDLE_OPTIONS,
+    absWorkingDir: ROOT,
+    entryPoints: [join(ROOT, 'scripts/bench/proxy/node-relay-main.ts')],
+    outfile: out,
+  });
+  return launch(
+    PROXY_CPU,
+    process.execPath,
+    [out, String(port), String(upstreamPort)],
+    join(dir, 'node-relay.out'),
+    INJECTED_ENV,
+  );
+}
