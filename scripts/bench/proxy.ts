@@ -16,7 +16,7 @@
  * - the floor: a bare node:http server with the same Node flags, and the runtime's floor
  *   for a proxy (bench/proxy/node-relay.ts: Node's server and an undici Pool relaying,
  *   no detour code), measured as detour is, so each target also shows whether any Node
- *   proxy meets it;
+ *   proxy meets it, and the same relay on Node's own HTTP client;
  * - ApiPolicy rows (a cached and an uncached forwardAuth, a rateLimit on the bench
  *   route, bench/proxy/policies.ts) with issue 11's target, and unary gRPC over h2c
  *   (bench/proxy/h2c.ts; `BENCH_ONLY=h2c` runs those alone, `BENCH_ONLY=kube` the
@@ -84,6 +84,8 @@ const PORTS = {
 
 /** The runtime's floor for a proxy: Node's server and undici's Pool, no detour code. */
 const RELAY_ROW = 'Node relay (no detour code)';
+/** The same relay on Node's own HTTP client: what undici costs and saves. */
+const HTTP_RELAY_ROW = 'Node relay, node:http client';
 
 /** The issue's targets (issue 13). */
 const TARGETS = {
@@ -170,10 +172,13 @@ async function bench(dir: string): Promise<void> {
   rows.push(await measure('detour', PORTS.detour, pidsOf(detour.pid), soakScript));
   await stop(detour);
 
-  const relay = await startNodeRelay(dir, PORTS.relay, PORTS.upstream);
-  await waitHttp(PORTS.relay, '/', BENCH_HOST);
-  rows.push(await measure(RELAY_ROW, PORTS.relay, pidsOf(relay.pid), soakScript));
-  await stop(relay);
+  for (const client of ['undici', 'node'] as const) {
+    const relay = await startNodeRelay(dir, PORTS.relay, PORTS.upstream, client);
+    await waitHttp(PORTS.relay, '/', BENCH_HOST);
+    const name = client === 'undici' ? RELAY_ROW : HTTP_RELAY_ROW;
+    rows.push(await measure(name, PORTS.relay, pidsOf(relay.pid), soakScript));
+    await stop(relay);
+  }
 
   // ApiPolicy steps on the same route (issue 11's target: a cached forwardAuth or a
   // rateLimit adds under 5 % CPU per request).

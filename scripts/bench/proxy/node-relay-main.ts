@@ -10,34 +10,16 @@
 import { Pool, type Dispatcher } from 'undici';
 import { responseHeaders } from '../../../sidecar/hop-headers.js';
 import { http } from '../../../sidecar/node-http.js';
+import { relayPorts, requestHeaders } from './relay-headers.js';
 
-const [listenPort, upstreamPort] = process.argv.slice(2).map(Number);
-if (!Number.isInteger(listenPort) || !Number.isInteger(upstreamPort)) {
-  throw new Error('usage: node-relay LISTEN_PORT UPSTREAM_PORT');
-}
-
-// Hop-by-hop request headers (RFC 9110 section 7.6.1); undici refuses the framing ones
-// and frames the body itself.
-const HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'te',
-  'transfer-encoding',
-  'upgrade',
-]);
+const [listenPort, upstreamPort] = relayPorts();
 
 // detour's upstream pools keep up to 128 connections per endpoint (README, "Endpoints").
 const pool = new Pool(`http://127.0.0.1:${String(upstreamPort)}`, { connections: 128 });
 
 http
   .createServer((req, res) => {
-    const headers: string[] = [];
-    const raw = req.rawHeaders;
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i] ?? '';
-      if (!HOP.has(name.toLowerCase())) headers.push(name, raw[i + 1] ?? '');
-    }
+    const headers = requestHeaders(req.rawHeaders);
     const bodyless = req.method === 'GET' || req.method === 'HEAD';
     const handler: Dispatcher.DispatchHandler = {
       onRequestStart() {
