@@ -73,15 +73,17 @@ export function createProcessRegistry(prefix = 'detour_'): Registry {
       registers,
     }),
   };
-  // File descriptors are read from /proc, which only Linux has (the image is Linux).
-  if (process.platform === 'linux') {
+  // File descriptors are read from /proc, which only Linux has (the image is Linux); a
+  // /proc that cannot be read (masked by a runtime) leaves these out, never the scrape.
+  const open = openFiles();
+  if (open !== undefined) {
     new Gauge({
       name: `${prefix}process_open_fds`,
       help: 'Number of open file descriptors.',
       registers,
       collect() {
-        // Less the descriptor that reading the directory opens.
-        this.set(readdirSync('/proc/self/fd').length - 1);
+        const count = openFiles();
+        if (count !== undefined) this.set(count);
       },
     });
     const max = maxOpenFiles();
@@ -96,8 +98,22 @@ export function createProcessRegistry(prefix = 'detour_'): Registry {
   return registry;
 }
 
+/** Open file descriptors, from /proc/self/fd; undefined where /proc cannot be read. */
+function openFiles(): number | undefined {
+  try {
+    // Less the descriptor that reading the directory opens.
+    return readdirSync('/proc/self/fd').length - 1;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The soft limit on open files, from /proc/self/limits (undefined when unlimited). */
 function maxOpenFiles(): number | undefined {
-  const line = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
-  return line?.[1] === undefined ? undefined : Number(line[1]);
+  try {
+    const line = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return line?.[1] === undefined ? undefined : Number(line[1]);
+  } catch {
+    return undefined;
+  }
 }
