@@ -5,10 +5,10 @@ import { Counter, Gauge, Registry } from 'prom-client';
  * A registry with the process metrics every Prometheus client library exports, under
  * the names prom-client's defaults (and Linkerd's proxy) give them, plus Node's heap:
  * what a proxy in every pod can afford. prom-client's `collectDefaultMetrics` also
- * samples event-loop delay every 10 ms, observes every GC and reads V8's heap spaces;
- * loading it and its built-ins (perf_hooks, v8) measured +2.9 MB of RSS
- * (`npm run bench -- footprint`), so the proxy leaves it to the control plane
- * (shared/metrics.ts). Every value is read when scraped.
+ * samples event-loop delay with a 10 ms timer, observes every GC and reads V8's heap
+ * spaces: an idle proxy woke 99 times a second for them and spent 0.8 % of a core
+ * (docs/benchmarks.md; now 1-2 wakeups a second), so the proxy leaves them to the
+ * control plane (shared/metrics.ts). Every value here is read when scraped.
  * https://prometheus.io/docs/instrumenting/writing_clientlibs/#process-metrics
  */
 export function createProcessRegistry(prefix = 'detour_'): Registry {
