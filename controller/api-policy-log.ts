@@ -13,7 +13,11 @@ const MAX_LINES = 20;
 export class ApiPolicyLog {
   #seen = new Set<string>();
 
-  constructor(private readonly logger: Logger) {}
+  readonly #logger: Logger;
+
+  constructor(logger: Logger) {
+    this.#logger = logger;
+  }
 
   report(outcomes: readonly ApiPolicyOutcome[]): void {
     const seen = new Set<string>();
@@ -27,12 +31,12 @@ export class ApiPolicyLog {
       if (o.problem !== undefined) {
         const problem = o.problem;
         once(`invalid ${apiPolicy} ${problem}`, () => {
-          this.logger.warn({ apiPolicy, problem }, 'ApiPolicy invalid; skipped');
+          this.#logger.warn({ apiPolicy, problem }, 'ApiPolicy invalid; skipped');
         });
       }
       for (const loss of o.lost) {
         once(`lost ${apiPolicy} ${JSON.stringify(loss)}`, () => {
-          this.logger.warn(
+          this.#logger.warn(
             { apiPolicy, ...loss },
             'ApiPolicy overridden on a route: a more specific policy wins',
           );

@@ -38,31 +38,43 @@ export interface StatusWriteResult {
  * private and public controllers never take turns overwriting one status.
  */
 export class ApiPolicyStatusWriter {
-  private readonly api: CustomObjectsApi;
+  readonly #api: CustomObjectsApi;
+  readonly #plane: Plane;
+  readonly #logger: Logger;
+  readonly #metrics: ControllerMetrics;
+  readonly #concurrency: number;
+  readonly #writeTimeoutMs: number;
+  readonly #clock: () => Date;
 
   constructor(
     access: ReusedConnections,
-    private readonly plane: Plane,
-    private readonly logger: Logger,
-    private readonly metrics: ControllerMetrics,
-    private readonly concurrency = 16,
-    private readonly writeTimeoutMs = 30_000,
-    private readonly clock: () => Date = () => new Date(),
+    plane: Plane,
+    logger: Logger,
+    metrics: ControllerMetrics,
+    concurrency = 16,
+    writeTimeoutMs = 30_000,
+    clock: () => Date = () => new Date(),
   ) {
-    this.api = customObjectsApi(access);
+    this.#api = customObjectsApi(access);
+    this.#plane = plane;
+    this.#logger = logger;
+    this.#metrics = metrics;
+    this.#concurrency = concurrency;
+    this.#writeTimeoutMs = writeTimeoutMs;
+    this.#clock = clock;
   }
 
   async write(
     outcomes: readonly ApiPolicyOutcome[],
     observed: (namespace: string, name: string) => ObservedApiPolicy | undefined,
   ): Promise<StatusWriteResult> {
-    const now = this.clock()
+    const now = this.#clock()
       .toISOString()
       .replace(/\.\d{3}Z$/, 'Z');
     const result: StatusWriteResult = { written: 0, errors: 0 };
     const tasks: (() => Promise<void>)[] = [];
     for (const outcome of outcomes) {
-      if (outcome.reportedBy !== this.plane) continue;
+      if (outcome.reportedBy !== this.#plane) continue;
       const current = observed(outcome.namespace, outcome.name);
       // Deleted since the compile read the cache: nothing to report on.
       if (current === undefined) continue;
@@ -70,15 +82,15 @@ export class ApiPolicyStatusWriter {
       const next = apiPolicyStatus(outcome, previous, now);
       if (!statusChanged(current.status, next)) continue;
       tasks.push(async () => {
-        if (await this.apply(outcome, next)) result.written++;
+        if (await this.#apply(outcome, next)) result.written++;
         else result.errors++;
       });
     }
-    await runPool(tasks, this.concurrency);
+    await runPool(tasks, this.#concurrency);
     return result;
   }
 
-  private async apply(outcome: ApiPolicyOutcome, status: ApiPolicyStatus): Promise<boolean> {
+  async #apply(outcome: ApiPolicyOutcome, status: ApiPolicyStatus): Promise<boolean> {
     const { namespace, name } = outcome;
     const body = {
       apiVersion: ROUTE_TABLE_API_VERSION,
@@ -88,21 +100,21 @@ export class ApiPolicyStatusWriter {
     };
     try {
       await withTimeout(
-        this.api.patchNamespacedCustomObjectStatus(
+        this.#api.patchNamespacedCustomObjectStatus(
           { ...AP, namespace, name, body, fieldManager: FIELD_MANAGER, force: true },
           APPLY,
         ),
-        this.writeTimeoutMs,
+        this.#writeTimeoutMs,
       );
-      this.metrics.applies.inc({ operation: 'apply-policy-status' });
-      this.logger.debug({ namespace, apiPolicy: name }, 'ApiPolicy status written');
+      this.#metrics.applies.inc({ operation: 'apply-policy-status' });
+      this.#logger.debug({ namespace, apiPolicy: name }, 'ApiPolicy status written');
       return true;
     } catch (err) {
       // Deleted between the compile and the write: the outcome we would have reported on
       // is gone with it.
       if ((err as { code?: number }).code === 404) return true;
-      this.metrics.applyErrors.inc({ operation: 'apply-policy-status' });
-      this.logger.warn(
+      this.#metrics.applyErrors.inc({ operation: 'apply-policy-status' });
+      this.#logger.warn(
         { namespace, apiPolicy: name, err: errorMessage(err) },
         'ApiPolicy status write failed',
       );

@@ -98,7 +98,10 @@ export class Controller {
   #problems = new Set<string>();
   #invalidGrants = new Set<string>();
 
-  constructor(private readonly options: ControllerOptions) {
+  readonly #options: ControllerOptions;
+
+  constructor(options: ControllerOptions) {
+    this.#options = options;
     const { config, logger } = options;
     // One set of kept-alive connections for every list, watch and write (issue 13).
     const kubeConfig = new ReusedConnections(options.kubeConfig);
@@ -192,14 +195,14 @@ export class Controller {
     this.#started = true;
     await this.reconcileNow();
     this.#isReady = true;
-    this.options.logger.info(
+    this.#options.logger.info(
       {
-        plane: this.options.config.plane,
+        plane: this.#options.config.plane,
         pods: this.#pods.size,
         secrets: this.#secrets.size,
         hostGrants: this.#hostGrants.size,
         apiPolicies: this.#apiPolicies.size,
-        hostPolicy: this.options.config.hostPolicy,
+        hostPolicy: this.#options.config.hostPolicy,
       },
       'controller synced',
     );
@@ -251,7 +254,7 @@ export class Controller {
   }
 
   async #reconcile(): Promise<void> {
-    const { config, logger } = this.options;
+    const { config, logger } = this.#options;
     let result: WriteResult;
     try {
       const secrets = this.#secrets.list();
@@ -309,14 +312,14 @@ export class Controller {
         if (seen.has(key)) continue;
         seen.add(key);
         if (!this.#problems.has(key) && logged++ < MAX_PROBLEM_LINES) {
-          this.options.logger.warn({ ...conflict }, 'route conflict: the oldest claim wins');
+          this.#options.logger.warn({ ...conflict }, 'route conflict: the oldest claim wins');
         }
       }
       for (const entry of table.status?.skipped ?? []) {
         const key = `skipped ${JSON.stringify(entry)}`;
         seen.add(key);
         if (!this.#problems.has(key) && logged++ < MAX_PROBLEM_LINES) {
-          this.options.logger.warn({ ...entry }, 'annotation entry skipped');
+          this.#options.logger.warn({ ...entry }, 'annotation entry skipped');
         }
       }
     }
@@ -336,7 +339,7 @@ export class Controller {
       const key = `${name}@${grant.metadata?.resourceVersion ?? ''}`;
       seen.add(key);
       if (!this.#invalidGrants.has(key)) {
-        this.options.logger.warn(
+        this.#options.logger.warn(
           { hostGrant: name, problem: parsed.problem },
           'HostGrant ignored: it does not match the schema, so it grants nothing',
         );

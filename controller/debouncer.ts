@@ -10,56 +10,69 @@
  * lone change always waited the full period.
  */
 export class Debouncer {
-  private timer: NodeJS.Timeout | undefined;
-  private burstStart: number | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #burstStart: number | undefined;
   /** Times of recent input events (the last `quietMs`), oldest first. */
-  private recent: number[] = [];
+  #recent: number[] = [];
+  readonly #fire: () => void;
+  readonly #quietMs: number;
+  readonly #maxDelayMs: number;
+  readonly #now: () => number;
+  readonly #minMs: number;
 
   constructor(
-    private readonly fire: () => void,
-    private readonly quietMs = 250,
-    private readonly maxDelayMs = 1_000,
-    private readonly now: () => number = Date.now,
-    private readonly minMs = Math.min(20, quietMs),
+    fire: () => void,
+    quietMs = 250,
+    maxDelayMs = 1_000,
+    now: () => number = Date.now,
+    minMs = Math.min(20, quietMs),
   ) {
     if (maxDelayMs < quietMs) throw new RangeError('maxDelayMs must be at least quietMs');
     if (minMs > quietMs) throw new RangeError('minMs must be at most quietMs');
+    this.#fire = fire;
+    this.#quietMs = quietMs;
+    this.#maxDelayMs = maxDelayMs;
+    this.#now = now;
+    this.#minMs = minMs;
   }
 
   /** An event that changes what compile sees (`echo`: the controller's own output). */
   trigger(kind: 'input' | 'echo' = 'input'): void {
-    const now = this.now();
+    const now = this.#now();
     if (kind === 'echo') {
-      if (this.timer === undefined) this.schedule(now, now + this.quietMs);
+      if (this.#timer === undefined) this.#schedule(now, now + this.#quietMs);
       return;
     }
-    this.recent = this.recent.filter((t) => now - t < this.quietMs);
-    this.recent.push(now);
+    this.#recent = this.#recent.filter((t) => now - t < this.#quietMs);
+    this.#recent.push(now);
     // 2^k overflows nothing here: the cap is reached long before.
-    const window = Math.min(this.quietMs, this.minMs * 2 ** Math.min(16, this.recent.length - 1));
-    this.burstStart ??= now;
-    this.schedule(now, Math.min(now + window, this.burstStart + this.maxDelayMs));
+    const window = Math.min(
+      this.#quietMs,
+      this.#minMs * 2 ** Math.min(16, this.#recent.length - 1),
+    );
+    this.#burstStart ??= now;
+    this.#schedule(now, Math.min(now + window, this.#burstStart + this.#maxDelayMs));
   }
 
-  private schedule(now: number, due: number): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(
+  #schedule(now: number, due: number): void {
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(
       () => {
-        this.timer = undefined;
-        this.burstStart = undefined;
-        this.fire();
+        this.#timer = undefined;
+        this.#burstStart = undefined;
+        this.#fire();
       },
       Math.max(0, due - now),
     );
   }
 
   get pending(): boolean {
-    return this.timer !== undefined;
+    return this.#timer !== undefined;
   }
 
   cancel(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    this.burstStart = undefined;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#burstStart = undefined;
   }
 }

@@ -39,27 +39,37 @@ type Operation = 'apply' | 'apply-status' | 'delete';
  * Nothing is written when nothing changed, so a quiet cluster costs no writes.
  */
 export class RouteTableWriter {
-  private readonly api: CustomObjectsApi;
+  readonly #api: CustomObjectsApi;
+  readonly #plane: Plane;
+  readonly #logger: Logger;
+  readonly #metrics: ControllerMetrics;
+  readonly #concurrency: number;
+  readonly #writeTimeoutMs: number;
 
   constructor(
     access: ReusedConnections,
-    private readonly plane: Plane,
-    private readonly logger: Logger,
-    private readonly metrics: ControllerMetrics,
-    private readonly concurrency = 16,
-    private readonly writeTimeoutMs = 30_000,
+    plane: Plane,
+    logger: Logger,
+    metrics: ControllerMetrics,
+    concurrency = 16,
+    writeTimeoutMs = 30_000,
   ) {
-    this.api = customObjectsApi(access);
+    this.#plane = plane;
+    this.#logger = logger;
+    this.#metrics = metrics;
+    this.#concurrency = concurrency;
+    this.#writeTimeoutMs = writeTimeoutMs;
+    this.#api = customObjectsApi(access);
   }
 
   async write(
     desired: readonly RouteTableResource[],
     observed: readonly RouteTableResource[],
   ): Promise<WriteResult> {
-    const name = routeTableName(this.plane);
+    const name = routeTableName(this.#plane);
     const current = new Map(
       observed
-        .filter((t) => t.metadata.name === name && t.metadata.labels?.[PLANE_LABEL] === this.plane)
+        .filter((t) => t.metadata.name === name && t.metadata.labels?.[PLANE_LABEL] === this.#plane)
         .map((t) => [t.metadata.namespace, t]),
     );
     const wanted = new Set(desired.map((t) => t.metadata.namespace));
@@ -70,17 +80,20 @@ export class RouteTableWriter {
       const specDiffers =
         seen === undefined ||
         !isDeepStrictEqual(seen.spec, table.spec) ||
-        seen.metadata.labels?.[PLANE_LABEL] !== this.plane;
+        seen.metadata.labels?.[PLANE_LABEL] !== this.#plane;
       const statusDiffers = !isDeepStrictEqual(statusOf(seen), statusOf(table));
       if (!specDiffers && !statusDiffers) continue;
       tasks.push(async () => {
-        if (specDiffers && !(await this.run('apply', table, () => this.applySpec(table), result))) {
+        if (
+          specDiffers &&
+          !(await this.#run('apply', table, () => this.#applySpec(table), result))
+        ) {
           return;
         }
         if (specDiffers) result.applied++;
         if (
           statusDiffers &&
-          (await this.run('apply-status', table, () => this.applyStatus(table), result))
+          (await this.#run('apply-status', table, () => this.#applyStatus(table), result))
         ) {
           result.statusApplied++;
         }
@@ -89,14 +102,15 @@ export class RouteTableWriter {
     for (const [namespace, table] of current) {
       if (wanted.has(namespace)) continue;
       tasks.push(async () => {
-        if (await this.run('delete', table, () => this.remove(namespace), result)) result.deleted++;
+        if (await this.#run('delete', table, () => this.#remove(namespace), result))
+          result.deleted++;
       });
     }
-    await runPool(tasks, this.concurrency);
+    await runPool(tasks, this.#concurrency);
     return result;
   }
 
-  private async run(
+  async #run(
     operation: Operation,
     table: RouteTableResource,
     call: () => Promise<unknown>,
@@ -104,16 +118,16 @@ export class RouteTableWriter {
   ): Promise<boolean> {
     const { namespace, name } = table.metadata;
     try {
-      await withTimeout(call(), this.writeTimeoutMs);
-      this.metrics.applies.inc({ operation });
-      this.logger.debug({ operation, namespace, name }, 'route table written');
+      await withTimeout(call(), this.#writeTimeoutMs);
+      this.#metrics.applies.inc({ operation });
+      this.#logger.debug({ operation, namespace, name }, 'route table written');
       return true;
     } catch (err) {
       // Another replica deleted it first: the outcome we wanted.
       if (operation === 'delete' && (err as { code?: number }).code === 404) return true;
       result.errors++;
-      this.metrics.applyErrors.inc({ operation });
-      this.logger.warn(
+      this.#metrics.applyErrors.inc({ operation });
+      this.#logger.warn(
         { operation, namespace, name, err: errorMessage(err) },
         'route table write failed',
       );
@@ -121,21 +135,21 @@ export class RouteTableWriter {
     }
   }
 
-  private applySpec(table: RouteTableResource): Promise<unknown> {
+  #applySpec(table: RouteTableResource): Promise<unknown> {
     const { name, namespace, labels } = table.metadata;
     const body = {
       apiVersion: table.apiVersion,
       kind: table.kind,
-      metadata: { name, namespace, labels: { ...labels, [PLANE_LABEL]: this.plane } },
+      metadata: { name, namespace, labels: { ...labels, [PLANE_LABEL]: this.#plane } },
       spec: table.spec,
     };
-    return this.api.patchNamespacedCustomObject(
+    return this.#api.patchNamespacedCustomObject(
       { ...RT, namespace, name, body, fieldManager: FIELD_MANAGER, force: true },
       APPLY,
     );
   }
 
-  private applyStatus(table: RouteTableResource): Promise<unknown> {
+  #applyStatus(table: RouteTableResource): Promise<unknown> {
     const { name, namespace } = table.metadata;
     const body = {
       apiVersion: table.apiVersion,
@@ -143,17 +157,17 @@ export class RouteTableWriter {
       metadata: { name, namespace },
       status: table.status ?? { skipped: [], conflicts: [] },
     };
-    return this.api.patchNamespacedCustomObjectStatus(
+    return this.#api.patchNamespacedCustomObjectStatus(
       { ...RT, namespace, name, body, fieldManager: FIELD_MANAGER, force: true },
       APPLY,
     );
   }
 
-  private remove(namespace: string): Promise<unknown> {
-    return this.api.deleteNamespacedCustomObject({
+  #remove(namespace: string): Promise<unknown> {
+    return this.#api.deleteNamespacedCustomObject({
       ...RT,
       namespace,
-      name: routeTableName(this.plane),
+      name: routeTableName(this.#plane),
     });
   }
 }

@@ -25,17 +25,20 @@ export interface KubeItem {
  * the generated models would add weight and no safety).
  */
 export class ClusterReader {
-  constructor(
-    readonly kc: KubeConfig,
-    private readonly timeoutMs = REQUEST_TIMEOUT_MS,
-  ) {}
+  readonly kc: KubeConfig;
+  readonly #timeoutMs: number;
+
+  constructor(kc: KubeConfig, timeoutMs = REQUEST_TIMEOUT_MS) {
+    this.kc = kc;
+    this.#timeoutMs = timeoutMs;
+  }
 
   get server(): string {
     return this.kc.getCurrentCluster()?.server ?? '(no server)';
   }
 
   get(path: string, query: Record<string, string> = {}): Promise<unknown> {
-    return kubeJson(this.kc, { path, query, signal: AbortSignal.timeout(this.timeoutMs) });
+    return kubeJson(this.kc, { path, query, signal: AbortSignal.timeout(this.#timeoutMs) });
   }
 
   /** The items of a list, typed as the caller reads them (the API server's schema). */
@@ -50,12 +53,12 @@ export class ClusterReader {
       path,
       query,
       body,
-      signal: AbortSignal.timeout(this.timeoutMs),
+      signal: AbortSignal.timeout(this.#timeoutMs),
     });
   }
 
   /** The answer whatever its status (pods/proxy passes the pod's own status through). */
   raw(path: string): Promise<KubeAnswer> {
-    return kubeRequest(this.kc, { path, signal: AbortSignal.timeout(this.timeoutMs) });
+    return kubeRequest(this.kc, { path, signal: AbortSignal.timeout(this.#timeoutMs) });
   }
 }

@@ -7,10 +7,13 @@
 export class BoundedCache<K, V> {
   readonly #entries = new Map<K, V>();
 
-  constructor(readonly maxEntries: number) {
+  readonly maxEntries: number;
+
+  constructor(maxEntries: number) {
     if (!Number.isInteger(maxEntries) || maxEntries < 1) {
       throw new RangeError(`maxEntries must be a positive integer, got ${String(maxEntries)}`);
     }
+    this.maxEntries = maxEntries;
   }
 
   get size(): number {

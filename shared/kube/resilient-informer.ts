@@ -93,7 +93,10 @@ export class ResilientInformer<T extends KubeObjectLike> {
   #wake: (() => void) | undefined;
   #listAbort: AbortController | undefined;
 
-  constructor(private readonly options: ResilientInformerOptions<T>) {
+  readonly #options: ResilientInformerOptions<T>;
+
+  constructor(options: ResilientInformerOptions<T>) {
+    this.#options = options;
     this.#knobs = { ...DEFAULT_WATCH_KNOBS, ...options.knobs };
     this.synced = new Promise((resolve) => {
       this.#resolveSynced = resolve;
@@ -155,8 +158,8 @@ export class ResilientInformer<T extends KubeObjectLike> {
     return this.#running;
   }
 
-  private get log(): Logger {
-    return this.options.logger;
+  get #log(): Logger {
+    return this.#options.logger;
   }
 
   #hook<K extends keyof InformerHooks>(
@@ -164,10 +167,10 @@ export class ResilientInformer<T extends KubeObjectLike> {
     ...args: Parameters<NonNullable<InformerHooks[K]>>
   ): void {
     try {
-      (this.options.hooks?.[name] as ((...a: unknown[]) => void) | undefined)?.(...args);
+      (this.#options.hooks?.[name] as ((...a: unknown[]) => void) | undefined)?.(...args);
     } catch (err) {
-      this.log.warn(
-        { informer: this.options.name, err: errorMessage(err) },
+      this.#log.warn(
+        { informer: this.#options.name, err: errorMessage(err) },
         'informer metrics hook threw',
       );
     }
@@ -213,17 +216,17 @@ export class ResilientInformer<T extends KubeObjectLike> {
 
   #logOutcome(outcome: WatchOutcome, failures: number): void {
     const fields = {
-      informer: this.options.name,
+      informer: this.#options.name,
       reason: outcome.reason,
       failures,
       ...(outcome.error === undefined ? {} : { err: errorMessage(outcome.error) }),
     };
     if (outcome.reason === 'closed' || outcome.reason === 'relist') {
-      this.log.debug(fields, 'watch ended; resuming');
+      this.#log.debug(fields, 'watch ended; resuming');
     } else if (outcome.reason === 'expired') {
-      this.log.info(fields, 'watch resourceVersion expired (410 Gone); relisting');
+      this.#log.info(fields, 'watch resourceVersion expired (410 Gone); relisting');
     } else {
-      this.log.warn(fields, 'watch failed; restarting with backoff');
+      this.#log.warn(fields, 'watch failed; restarting with backoff');
     }
   }
 
@@ -246,11 +249,11 @@ export class ResilientInformer<T extends KubeObjectLike> {
     let token: string | undefined;
     for (let page = 0; page < MAX_PAGES; page++) {
       const body = (await kubeGetJson(
-        this.options.kubeConfig,
-        this.options.path,
+        this.#options.kubeConfig,
+        this.#options.path,
         {
-          labelSelector: this.options.labelSelector,
-          fieldSelector: this.options.fieldSelector,
+          labelSelector: this.#options.labelSelector,
+          fieldSelector: this.#options.fieldSelector,
           limit: this.#knobs.pageSize,
           continue: token,
         },
@@ -276,7 +279,7 @@ export class ResilientInformer<T extends KubeObjectLike> {
     this.#rv = rv;
     this.#lastList = Date.now();
     this.#setConnected(true);
-    this.log.debug({ informer: this.options.name, objects: items.length, rv }, 'listed');
+    this.#log.debug({ informer: this.#options.name, objects: items.length, rv }, 'listed');
     if (!this.#isSynced) {
       this.#isSynced = true;
       this.#resolveSynced();
@@ -307,8 +310,8 @@ export class ResilientInformer<T extends KubeObjectLike> {
       fn();
     } catch (err) {
       this.#hook('handlerError');
-      this.log.error(
-        { informer: this.options.name, err: errorMessage(err) },
+      this.#log.error(
+        { informer: this.#options.name, err: errorMessage(err) },
         'informer handler threw; event kept, watch continues',
       );
     }
@@ -347,11 +350,11 @@ export class ResilientInformer<T extends KubeObjectLike> {
   }
 
   #transform(obj: T): T {
-    return this.options.transform === undefined ? obj : this.options.transform(obj);
+    return this.#options.transform === undefined ? obj : this.#options.transform(obj);
   }
 
   #watchOnce(): Promise<WatchOutcome> {
-    const { kubeConfig, path, labelSelector, fieldSelector } = this.options;
+    const { kubeConfig, path, labelSelector, fieldSelector } = this.#options;
     const knobs = this.#knobs;
     return new Promise<WatchOutcome>((resolve) => {
       const started = Date.now();

@@ -16,16 +16,19 @@ const REUSE_MS = 5 * 60_000;
  * old one closes once its requests are done.
  */
 export class ReusedConnections implements KubeAccess {
-  private shared: { dispatcher: Dispatcher; since: number } | undefined;
+  #shared: { dispatcher: Dispatcher; since: number } | undefined;
+  readonly #access: KubeAccess;
+  readonly #reuseMs: number;
+  readonly #now: () => number;
 
-  constructor(
-    private readonly access: KubeAccess,
-    private readonly reuseMs = REUSE_MS,
-    private readonly now: () => number = Date.now,
-  ) {}
+  constructor(access: KubeAccess, reuseMs = REUSE_MS, now: () => number = Date.now) {
+    this.#access = access;
+    this.#reuseMs = reuseMs;
+    this.#now = now;
+  }
 
   getCurrentCluster(): Cluster | null {
-    return this.access.getCurrentCluster();
+    return this.#access.getCurrentCluster();
   }
 
   /** Part of client-node's SecurityAuthentication, so generated API clients take it. */
@@ -34,18 +37,18 @@ export class ReusedConnections implements KubeAccess {
   }
 
   async applySecurityAuthentication(context: RequestContext): Promise<void> {
-    await this.access.applySecurityAuthentication(context);
+    await this.#access.applySecurityAuthentication(context);
     const fresh = context.getDispatcher();
     if (fresh === undefined) return;
-    const now = this.now();
-    if (this.shared === undefined || now - this.shared.since >= this.reuseMs) {
-      const old = this.shared?.dispatcher;
-      this.shared = { dispatcher: fresh, since: now };
+    const now = this.#now();
+    if (this.#shared === undefined || now - this.#shared.since >= this.#reuseMs) {
+      const old = this.#shared?.dispatcher;
+      this.#shared = { dispatcher: fresh, since: now };
       // close() lets requests in flight (a watch included) finish first.
       void old?.close().catch(() => undefined);
       return;
     }
     // The fresh Agent never connected: dropping it costs nothing.
-    context.setDispatcher(this.shared.dispatcher);
+    context.setDispatcher(this.#shared.dispatcher);
   }
 }

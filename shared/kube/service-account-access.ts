@@ -38,7 +38,10 @@ export class ServiceAccountAccess {
   #token = '';
   #readAt = 0;
 
-  constructor(private readonly options: ServiceAccountAccessOptions) {
+  readonly #options: ServiceAccountAccessOptions;
+
+  constructor(options: ServiceAccountAccessOptions) {
+    this.#options = options;
     this.#cluster = { name: 'in-cluster', server: options.server, skipTLSVerify: false };
     this.#dispatcher = new Agent({ connect: { ca: options.caPem } });
   }
@@ -79,17 +82,17 @@ export class ServiceAccountAccess {
     const now = Date.now();
     if (
       this.#token === '' ||
-      now - this.#readAt >= (this.options.tokenRereadMs ?? TOKEN_REREAD_MS)
+      now - this.#readAt >= (this.#options.tokenRereadMs ?? TOKEN_REREAD_MS)
     ) {
       try {
-        this.#token = fs.readFileSync(this.options.tokenFile, 'utf8').trim();
+        this.#token = fs.readFileSync(this.#options.tokenFile, 'utf8').trim();
         this.#readAt = now;
       } catch (err) {
         // Keep the last token when a rotation is mid-write; fail only if we never had one.
         if (this.#token === '') {
           throw new DetourError(
             'DETOUR_E_KUBE',
-            `cannot read the ServiceAccount token ${this.options.tokenFile}: ${(err as Error).message}`,
+            `cannot read the ServiceAccount token ${this.#options.tokenFile}: ${(err as Error).message}`,
           );
         }
       }
