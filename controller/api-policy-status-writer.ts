@@ -1,11 +1,7 @@
-import { PatchStrategy, setHeaderOptions, type CustomObjectsApi } from '@kubernetes/client-node';
-import type { ReusedConnections } from '../shared/kube/reused-connections.js';
-import { customObjectsApi } from './custom-objects-api.js';
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { API_POLICY_KIND, API_POLICY_PLURAL } from '../shared/api-policy.js';
 import type { ApiPolicyOutcome } from '../shared/compile/api-policies.js';
 import { errorMessage } from '../shared/errors.js';
-import type { Logger } from '../shared/logger.js';
-import type { Plane } from '../shared/plane-config.js';
 import {
   ROUTE_TABLE_API_VERSION,
   ROUTE_TABLE_GROUP,
@@ -13,9 +9,9 @@ import {
 } from '../shared/route-table-resource.js';
 import type { KubeObjectLike } from '../shared/kube/resilient-informer.js';
 import { apiPolicyStatus, statusChanged, type ApiPolicyStatus } from './api-policy-status.js';
-import type { ControllerMetrics } from './controller-metrics.js';
 import { FIELD_MANAGER } from './route-table-writer.js';
 import { runPool, withTimeout } from './write-limits.js';
+import type { WriterContext } from './writer-context.js';
 
 const APPLY = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
 const AP = { group: ROUTE_TABLE_GROUP, version: ROUTE_TABLE_VERSION, plural: API_POLICY_PLURAL };
@@ -38,29 +34,11 @@ export interface StatusWriteResult {
  * private and public controllers never take turns overwriting one status.
  */
 export class ApiPolicyStatusWriter {
-  readonly #api: CustomObjectsApi;
-  readonly #plane: Plane;
-  readonly #logger: Logger;
-  readonly #metrics: ControllerMetrics;
-  readonly #concurrency: number;
-  readonly #writeTimeoutMs: number;
+  readonly #context: WriterContext;
   readonly #clock: () => Date;
 
-  constructor(
-    access: ReusedConnections,
-    plane: Plane,
-    logger: Logger,
-    metrics: ControllerMetrics,
-    concurrency = 16,
-    writeTimeoutMs = 30_000,
-    clock: () => Date = () => new Date(),
-  ) {
-    this.#api = customObjectsApi(access);
-    this.#plane = plane;
-    this.#logger = logger;
-    this.#metrics = metrics;
-    this.#concurrency = concurrency;
-    this.#writeTimeoutMs = writeTimeoutMs;
+  constructor(context: WriterContext, clock: () => Date = () => new Date()) {
+    this.#context = context;
     this.#clock = clock;
   }
 
@@ -74,7 +52,7 @@ export class ApiPolicyStatusWriter {
     const result: StatusWriteResult = { written: 0, errors: 0 };
     const tasks: (() => Promise<void>)[] = [];
     for (const outcome of outcomes) {
-      if (outcome.reportedBy !== this.#plane) continue;
+      if (outcome.reportedBy !== this.#context.plane) continue;
       const current = observed(outcome.namespace, outcome.name);
       // Deleted since the compile read the cache: nothing to report on.
       if (current === undefined) continue;
@@ -86,7 +64,7 @@ export class ApiPolicyStatusWriter {
         else result.errors++;
       });
     }
-    await runPool(tasks, this.#concurrency);
+    await runPool(tasks, this.#context.concurrency);
     return result;
   }
 
@@ -100,21 +78,21 @@ export class ApiPolicyStatusWriter {
     };
     try {
       await withTimeout(
-        this.#api.patchNamespacedCustomObjectStatus(
+        this.#context.api.patchNamespacedCustomObjectStatus(
           { ...AP, namespace, name, body, fieldManager: FIELD_MANAGER, force: true },
           APPLY,
         ),
-        this.#writeTimeoutMs,
+        this.#context.writeTimeoutMs,
       );
-      this.#metrics.applies.inc({ operation: 'apply-policy-status' });
-      this.#logger.debug({ namespace, apiPolicy: name }, 'ApiPolicy status written');
+      this.#context.metrics.applies.inc({ operation: 'apply-policy-status' });
+      this.#context.logger.debug({ namespace, apiPolicy: name }, 'ApiPolicy status written');
       return true;
     } catch (err) {
       // Deleted between the compile and the write: the outcome we would have reported on
       // is gone with it.
       if ((err as { code?: number }).code === 404) return true;
-      this.#metrics.applyErrors.inc({ operation: 'apply-policy-status' });
-      this.#logger.warn(
+      this.#context.metrics.applyErrors.inc({ operation: 'apply-policy-status' });
+      this.#context.logger.warn(
         { namespace, apiPolicy: name, err: errorMessage(err) },
         'ApiPolicy status write failed',
       );

@@ -27,6 +27,7 @@ import { ControllerMetrics } from './controller-metrics.js';
 import { Debouncer } from './debouncer.js';
 import { RouteTableWriter, type WriteResult } from './route-table-writer.js';
 import { ApiPolicyStatusWriter, type ObservedApiPolicy } from './api-policy-status-writer.js';
+import { writerContext } from './writer-context.js';
 import { ApiPolicyLog } from './api-policy-log.js';
 
 /** What the controller does with each of its informers, whatever their object type. */
@@ -157,8 +158,9 @@ export class Controller {
       labelSelector: `${PLANE_LABEL}=${config.plane}`,
       hooks: this.metrics.informerHooks('routetables'),
     });
-    this.#writer = new RouteTableWriter(kubeConfig, config.plane, logger, this.metrics);
-    this.#statusWriter = new ApiPolicyStatusWriter(kubeConfig, config.plane, logger, this.metrics);
+    const writes = writerContext(kubeConfig, config.plane, logger, this.metrics);
+    this.#writer = new RouteTableWriter(writes);
+    this.#statusWriter = new ApiPolicyStatusWriter(writes);
     this.#policyLog = new ApiPolicyLog(logger);
     this.#debouncer = new Debouncer(
       () => {

@@ -1,11 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
-import { PatchStrategy, setHeaderOptions, type CustomObjectsApi } from '@kubernetes/client-node';
-import type { ReusedConnections } from '../shared/kube/reused-connections.js';
-import { customObjectsApi } from './custom-objects-api.js';
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { errorMessage } from '../shared/errors.js';
 import { PLANE_LABEL } from '../shared/labels.js';
-import type { Logger } from '../shared/logger.js';
-import type { Plane } from '../shared/plane-config.js';
 import {
   ROUTE_TABLE_GROUP,
   ROUTE_TABLE_PLURAL,
@@ -14,8 +10,8 @@ import {
   type RouteTableResource,
   type RouteTableStatus,
 } from '../shared/route-table-resource.js';
-import type { ControllerMetrics } from './controller-metrics.js';
 import { runPool, withTimeout } from './write-limits.js';
+import type { WriterContext } from './writer-context.js';
 
 /** The field manager of every controller replica: the same name is what lets them agree. */
 export const FIELD_MANAGER = 'detour-controller';
@@ -39,37 +35,23 @@ type Operation = 'apply' | 'apply-status' | 'delete';
  * Nothing is written when nothing changed, so a quiet cluster costs no writes.
  */
 export class RouteTableWriter {
-  readonly #api: CustomObjectsApi;
-  readonly #plane: Plane;
-  readonly #logger: Logger;
-  readonly #metrics: ControllerMetrics;
-  readonly #concurrency: number;
-  readonly #writeTimeoutMs: number;
+  readonly #context: WriterContext;
 
-  constructor(
-    access: ReusedConnections,
-    plane: Plane,
-    logger: Logger,
-    metrics: ControllerMetrics,
-    concurrency = 16,
-    writeTimeoutMs = 30_000,
-  ) {
-    this.#plane = plane;
-    this.#logger = logger;
-    this.#metrics = metrics;
-    this.#concurrency = concurrency;
-    this.#writeTimeoutMs = writeTimeoutMs;
-    this.#api = customObjectsApi(access);
+  constructor(context: WriterContext) {
+    this.#context = context;
   }
 
   async write(
     desired: readonly RouteTableResource[],
     observed: readonly RouteTableResource[],
   ): Promise<WriteResult> {
-    const name = routeTableName(this.#plane);
+    const name = routeTableName(this.#context.plane);
     const current = new Map(
       observed
-        .filter((t) => t.metadata.name === name && t.metadata.labels?.[PLANE_LABEL] === this.#plane)
+        .filter(
+          (t) =>
+            t.metadata.name === name && t.metadata.labels?.[PLANE_LABEL] === this.#context.plane,
+        )
         .map((t) => [t.metadata.namespace, t]),
     );
     const wanted = new Set(desired.map((t) => t.metadata.namespace));
@@ -80,7 +62,7 @@ export class RouteTableWriter {
       const specDiffers =
         seen === undefined ||
         !isDeepStrictEqual(seen.spec, table.spec) ||
-        seen.metadata.labels?.[PLANE_LABEL] !== this.#plane;
+        seen.metadata.labels?.[PLANE_LABEL] !== this.#context.plane;
       const statusDiffers = !isDeepStrictEqual(statusOf(seen), statusOf(table));
       if (!specDiffers && !statusDiffers) continue;
       tasks.push(async () => {
@@ -106,7 +88,7 @@ export class RouteTableWriter {
           result.deleted++;
       });
     }
-    await runPool(tasks, this.#concurrency);
+    await runPool(tasks, this.#context.concurrency);
     return result;
   }
 
@@ -118,16 +100,16 @@ export class RouteTableWriter {
   ): Promise<boolean> {
     const { namespace, name } = table.metadata;
     try {
-      await withTimeout(call(), this.#writeTimeoutMs);
-      this.#metrics.applies.inc({ operation });
-      this.#logger.debug({ operation, namespace, name }, 'route table written');
+      await withTimeout(call(), this.#context.writeTimeoutMs);
+      this.#context.metrics.applies.inc({ operation });
+      this.#context.logger.debug({ operation, namespace, name }, 'route table written');
       return true;
     } catch (err) {
       // Another replica deleted it first: the outcome we wanted.
       if (operation === 'delete' && (err as { code?: number }).code === 404) return true;
       result.errors++;
-      this.#metrics.applyErrors.inc({ operation });
-      this.#logger.warn(
+      this.#context.metrics.applyErrors.inc({ operation });
+      this.#context.logger.warn(
         { operation, namespace, name, err: errorMessage(err) },
         'route table write failed',
       );
@@ -140,10 +122,10 @@ export class RouteTableWriter {
     const body = {
       apiVersion: table.apiVersion,
       kind: table.kind,
-      metadata: { name, namespace, labels: { ...labels, [PLANE_LABEL]: this.#plane } },
+      metadata: { name, namespace, labels: { ...labels, [PLANE_LABEL]: this.#context.plane } },
       spec: table.spec,
     };
-    return this.#api.patchNamespacedCustomObject(
+    return this.#context.api.patchNamespacedCustomObject(
       { ...RT, namespace, name, body, fieldManager: FIELD_MANAGER, force: true },
       APPLY,
     );
@@ -157,17 +139,17 @@ export class RouteTableWriter {
       metadata: { name, namespace },
       status: table.status ?? { skipped: [], conflicts: [] },
     };
-    return this.#api.patchNamespacedCustomObjectStatus(
+    return this.#context.api.patchNamespacedCustomObjectStatus(
       { ...RT, namespace, name, body, fieldManager: FIELD_MANAGER, force: true },
       APPLY,
     );
   }
 
   #remove(namespace: string): Promise<unknown> {
-    return this.#api.deleteNamespacedCustomObject({
+    return this.#context.api.deleteNamespacedCustomObject({
       ...RT,
       namespace,
-      name: routeTableName(this.#plane),
+      name: routeTableName(this.#context.plane),
     });
   }
 }
