@@ -75,8 +75,7 @@ export function createProcessRegistry(prefix = 'detour_'): Registry {
   };
   // File descriptors are read from /proc, which only Linux has (the image is Linux); a
   // /proc that cannot be read (masked by a runtime) leaves these out, never the scrape.
-  const open = openFiles();
-  if (open !== undefined) {
+  if (openFiles() !== undefined) {
     new Gauge({
       name: `${prefix}process_open_fds`,
       help: 'Number of open file descriptors.',

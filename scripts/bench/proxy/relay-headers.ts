@@ -1,4 +1,5 @@
 /** What both Node relays (node-relay-main.ts, node-relay-http-main.ts) share. */
+import { HOP_BY_HOP } from '../../../shared/http-fields.js';
 
 /** `LISTEN_PORT UPSTREAM_PORT` from the command line. */
 export function relayPorts(): [number, number] {
@@ -9,22 +10,15 @@ export function relayPorts(): [number, number] {
   return [listen, upstream];
 }
 
-// Hop-by-hop request headers (RFC 9110 section 7.6.1): the client frames the body itself.
-const HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'te',
-  'transfer-encoding',
-  'upgrade',
-]);
-
-/** The request's raw headers (name, value, ...) without the hop-by-hop ones. */
+/**
+ * The request's raw headers (name, value, ...) without the hop-by-hop ones, detour's own
+ * list: the client frames the body itself.
+ */
 export function requestHeaders(raw: readonly string[]): string[] {
   const headers: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] ?? '';
-    if (!HOP.has(name.toLowerCase())) headers.push(name, raw[i + 1] ?? '');
+    if (!HOP_BY_HOP.has(name.toLowerCase())) headers.push(name, raw[i + 1] ?? '');
   }
   return headers;
 }
